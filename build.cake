@@ -1,0 +1,212 @@
+// ShampooMkl build (Cake 7 scripting, run through ./build.sh or `dotnet cake build.cake`).
+//
+//   ./build.sh                      Default = Test: Build -> Native -> Test
+//   ./build.sh --target=Native      native libraries + `shampoo-mkl doctor` only
+//   ./build.sh --target=Bench       short BenchmarkDotNet run (--bench-filter='*' --bench-job=short)
+//   ./build.sh --target=Demo
+//   ./build.sh --configuration=Debug
+//
+// Native libraries are provisioned by build.sh (native/provision.sh) before Cake starts, because
+// installing them needs root and apt, which do not belong inside a build script.
+
+using System.Xml.Linq;
+
+var target = Argument("target", "Default");
+var configuration = Argument("configuration", "Release");
+var benchFilter = Argument("bench-filter", "*");
+var benchJob = Argument("bench-job", "short");
+
+var root = MakeAbsolute(Directory("."));
+var artifacts = root.Combine("artifacts");
+var testResults = artifacts.Combine("test-results");
+var solution = root.CombineWithFilePath("ShampooMkl.sln");
+var cliProject = root.CombineWithFilePath("src/ShampooMkl.Cli/ShampooMkl.Cli.csproj");
+var testProject = root.CombineWithFilePath("tests/ShampooMkl.Tests/ShampooMkl.Tests.csproj");
+var benchProject = root.CombineWithFilePath("perf/ShampooMkl.Benchmarks/ShampooMkl.Benchmarks.csproj");
+var libraryProject = root.CombineWithFilePath("src/ShampooMkl/ShampooMkl.csproj");
+
+Setup(_ => EnsureDirectoryExists(artifacts));
+
+// Cake's own failure text for a tool is ".NET CLI: Process returned an error (exit code 1)", which
+// says nothing about what to do; every external step goes through here to say what failed and why.
+void Step(string what, string advice, Action action)
+{
+    try
+    {
+        action();
+    }
+    catch (Exception e)
+    {
+        throw new CakeException($"{what} failed: {e.Message}{Environment.NewLine}  {advice}");
+    }
+}
+
+// `dotnet run --project P -c C --no-build -- ARGS` for an already built project.
+void RunProject(FilePath project, string arguments, bool noBuild = true)
+{
+    DotNetRun(project.FullPath, new ProcessArgumentBuilder().Append(arguments), new DotNetRunSettings
+    {
+        Configuration = configuration,
+        NoBuild = noBuild,
+        NoRestore = noBuild,
+    });
+}
+
+Task("Clean")
+    .Description("Deletes artifacts/ and every bin/ and obj/ folder.")
+    .Does(() =>
+{
+    CleanDirectory(artifacts);
+    foreach (var pattern in new[] { "./src/**/bin", "./src/**/obj", "./tests/**/bin", "./tests/**/obj", "./perf/**/bin", "./perf/**/obj" })
+    {
+        CleanDirectories(pattern);
+    }
+});
+
+Task("Build")
+    .Description("Builds the whole solution.")
+    .Does(() =>
+{
+    Step("dotnet build", "The compiler errors are listed above.",
+        () => DotNetBuild(solution.FullPath, new DotNetBuildSettings { Configuration = configuration }));
+});
+
+Task("Native")
+    .Description("Checks the native libraries' exported symbols, then runs `shampoo-mkl doctor`.")
+    .IsDependentOn("Build")
+    .Does(() =>
+{
+    // Build-time check from the manifests: fails on a missing library or symbol with the fix.
+    var bash = Context.Tools.Resolve("bash");
+    if (bash is null)
+    {
+        Warning("bash not found: skipping native/check-symbols.sh (the doctor below still checks at run time).");
+    }
+    else
+    {
+        var exitCode = StartProcess(bash, new ProcessSettings
+        {
+            Arguments = new ProcessArgumentBuilder().Append("native/check-symbols.sh"),
+            WorkingDirectory = root,
+        });
+        if (exitCode != 0)
+        {
+            throw new CakeException(
+                $"native/check-symbols.sh failed (exit code {exitCode}): a native library or symbol is missing (see above)."
+                + $"{Environment.NewLine}  Fix: bash native/provision.sh, then rerun the build.");
+        }
+    }
+
+    // Run-time check through the real P/Invoke path: loads each backend and calls into it.
+    var report = artifacts.CombineWithFilePath("doctor.json");
+    Step("shampoo-mkl doctor",
+        $"The native libraries did not load or misbehaved; details are above and in {report}.",
+        () => RunProject(cliProject, $"doctor --json {report.FullPath.Quote()}"));
+});
+
+Task("Test")
+    .Description("Runs the xunit tests (after the native check); TRX goes to artifacts/test-results.")
+    .IsDependentOn("Native")
+    .Does(() =>
+{
+    const string trxName = "ShampooMkl.Tests.trx";
+    var trx = testResults.CombineWithFilePath(trxName);
+    EnsureDirectoryExists(testResults);
+    if (FileExists(trx))
+    {
+        DeleteFile(trx); // a stale file would make the summary below lie
+    }
+
+    try
+    {
+        Step("dotnet test", $"Failed tests are listed above; full results in {trx}.",
+            () => DotNetTest(testProject.FullPath, new DotNetTestSettings
+            {
+                Configuration = configuration,
+                NoBuild = true,
+                NoRestore = true,
+                ResultsDirectory = testResults,
+                Loggers = new List<string> { "console;verbosity=normal", $"trx;LogFileName={trxName}" },
+            }));
+    }
+    finally
+    {
+        PrintTestSummary(trx);
+    }
+});
+
+// One plain "N passed, N failed, N skipped" line, the same on every runner version, read from the
+// TRX rather than scraped from console output.
+void PrintTestSummary(FilePath trx)
+{
+    if (!FileExists(trx))
+    {
+        Warning($"No test results at {trx}: the test run did not start.");
+        return;
+    }
+
+    var ns = XNamespace.Get("http://microsoft.com/schemas/VisualStudio/TeamTest/2010");
+    var counters = XDocument.Load(trx.FullPath).Descendants(ns + "Counters").FirstOrDefault();
+    if (counters is null)
+    {
+        Warning($"{trx} has no counters.");
+        return;
+    }
+
+    int Count(string name) => int.TryParse(counters.Attribute(name)?.Value, out var n) ? n : 0;
+    var total = Count("total");
+    var passed = Count("passed");
+    var failed = Count("failed") + Count("error") + Count("timeout") + Count("aborted");
+    var skipped = Math.Max(0, total - Count("executed"));
+    // Plain Console: Cake 7 colours interpolated values, which would split the line for log parsers.
+    Console.WriteLine($"Tests: {passed} passed, {failed} failed, {skipped} skipped");
+    if (total == 0)
+    {
+        Warning("No tests were discovered in tests/ShampooMkl.Tests.");
+    }
+}
+
+Task("Bench")
+    .Description("Short BenchmarkDotNet run; --bench-filter and --bench-job adjust it.")
+    .Does(() =>
+{
+    var benchArtifacts = artifacts.Combine("bench");
+    Step("Benchmarks", "See the BenchmarkDotNet output above.",
+        () => RunProject(benchProject,
+            $"--filter {benchFilter.Quote()} --job {benchJob} --artifacts {benchArtifacts.FullPath.Quote()}",
+            noBuild: false));
+});
+
+Task("PerfCompare")
+    .Description("Compares benchmark results with the stored baselines (perf/ShampooMkl.Benchmarks).")
+    .Does(() =>
+{
+    Step("Performance comparison", "See the comparison output above.",
+        () => RunProject(benchProject, "--perf-compare", noBuild: false));
+});
+
+Task("Demo")
+    .Description("Runs `shampoo-mkl demo` after the native check.")
+    .IsDependentOn("Native")
+    .Does(() =>
+{
+    Step("shampoo-mkl demo", "See the output above.", () => RunProject(cliProject, "demo"));
+});
+
+Task("Pack")
+    .Description("Packs the ShampooMkl library into artifacts/packages.")
+    .IsDependentOn("Test")
+    .Does(() =>
+{
+    DotNetPack(libraryProject.FullPath, new DotNetPackSettings
+    {
+        Configuration = configuration,
+        NoBuild = true,
+        OutputDirectory = artifacts.Combine("packages"),
+    });
+});
+
+Task("Default")
+    .IsDependentOn("Test");
+
+RunTarget(target);

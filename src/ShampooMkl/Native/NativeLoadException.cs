@@ -1,0 +1,24 @@
+namespace ShampooMkl.Native;
+
+/// <summary>Thrown when no usable BLAS/LAPACK library could be loaded; the message holds every attempt.</summary>
+public sealed class NativeLoadException : Exception
+{
+    /// <summary>The README command that installs the native libraries on Debian/Ubuntu.</summary>
+    public const string InstallHint = "Install the native libraries with `bash native/provision.sh` (or `./build.sh --target=Native`), " +
+                                      "or point SHAMPOO_BLAS_PATH at a libmkl_rt / libopenblas file.";
+
+    public NativeLoadException(string message, IReadOnlyList<string> attempts)
+        : base(Compose(message, attempts))
+    {
+        Attempts = attempts;
+    }
+
+    /// <summary>Each library path or symbol that was tried, with the reason it failed.</summary>
+    public IReadOnlyList<string> Attempts { get; }
+
+    private static string Compose(string message, IReadOnlyList<string> attempts) =>
+        message + Environment.NewLine +
+        "Tried:" + Environment.NewLine +
+        string.Join(Environment.NewLine, attempts.Select(a => "  - " + a)) + Environment.NewLine +
+        InstallHint;
+}

@@ -1,0 +1,133 @@
+using System.Numerics;
+using ShampooMkl.Memory;
+
+namespace ShampooMkl.Preconditioning;
+
+/// <summary>Adagrad/RMSprop-style diagonal preconditioner: v ← β₂·v + (1−β₂)·g² (or Σ g²), d = g / (√(v/c) + ε).</summary>
+/// <remarks>Used for 1-D parameters (biases, norms) where a Kronecker factorisation has nothing to factor,
+/// and as the grafting reference. The accumulator is fp64: a running sum of squares loses digits fast in fp32.</remarks>
+public sealed class DiagonalPreconditioner : IPreconditioner
+{
+    private readonly AlignedArray<double> accumulator;
+
+    /// <summary>Creates a zero accumulator of the given length.</summary>
+    public DiagonalPreconditioner(int length, double beta2 = 1.0, double epsilon = 1e-10, bool biasCorrection = true)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(length, 1);
+        if (!(beta2 > 0 && beta2 <= 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(beta2), beta2, "β₂ must be in (0, 1].");
+        }
+
+        if (!(epsilon >= 0) || double.IsInfinity(epsilon))
+        {
+            throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "ε must be non-negative and finite.");
+        }
+
+        Rows = length;
+        Beta2 = beta2;
+        Epsilon = epsilon;
+        BiasCorrection = biasCorrection;
+        accumulator = new AlignedArray<double>(length);
+    }
+
+    /// <inheritdoc />
+    public int Rows { get; }
+
+    /// <inheritdoc />
+    public int Cols => 1;
+
+    /// <summary>EMA coefficient (1 = sum).</summary>
+    public double Beta2 { get; }
+
+    /// <summary>Added to √v.</summary>
+    public double Epsilon { get; }
+
+    /// <summary>Whether EMA accumulators are divided by 1 − β₂ᵗ.</summary>
+    public bool BiasCorrection { get; }
+
+    /// <inheritdoc />
+    public long UpdateCount { get; private set; }
+
+    /// <inheritdoc />
+    public bool HasRoots => true;
+
+    /// <summary>The accumulated second moments.</summary>
+    public ReadOnlySpan<double> Accumulator => accumulator.Span;
+
+    /// <inheritdoc />
+    public void Update(ReadOnlySpan<float> gradient) => Update<float>(gradient);
+
+    /// <inheritdoc />
+    public void Update(ReadOnlySpan<double> gradient) => Update<double>(gradient);
+
+    private void Update<TIn>(ReadOnlySpan<TIn> gradient) where TIn : unmanaged, IFloatingPointIeee754<TIn>
+    {
+        GradientGuard.Check(gradient, Rows, Rows, 1);
+        UpdateCore(gradient);
+    }
+
+    internal void UpdateCore<TIn>(ReadOnlySpan<TIn> gradient) where TIn : unmanaged, IFloatingPointIeee754<TIn>
+    {
+        var v = accumulator.Span;
+        var keep = Beta2;
+        var add = Beta2 == 1.0 ? 1.0 : 1.0 - Beta2;
+        for (var i = 0; i < v.Length; i++)
+        {
+            var g = double.CreateTruncating(gradient[i]);
+            v[i] = (keep * v[i]) + (add * g * g);
+        }
+
+        UpdateCount++;
+    }
+
+    /// <inheritdoc />
+    public RootRefreshResult RefreshRoots() => new(true, 1, 0, null);
+
+    /// <inheritdoc />
+    public void Precondition(ReadOnlySpan<float> gradient, Span<float> direction) => Precondition<float>(gradient, direction);
+
+    /// <inheritdoc />
+    public void Precondition(ReadOnlySpan<double> gradient, Span<double> direction) => Precondition<double>(gradient, direction);
+
+    private void Precondition<TIn>(ReadOnlySpan<TIn> gradient, Span<TIn> direction) where TIn : unmanaged, IFloatingPointIeee754<TIn>
+    {
+        GradientGuard.CheckLengths(gradient, direction, Rows);
+        PreconditionCore(gradient, direction);
+    }
+
+    internal void PreconditionCore<TIn>(ReadOnlySpan<TIn> gradient, Span<TIn> direction) where TIn : unmanaged, IFloatingPointIeee754<TIn>
+    {
+        var v = accumulator.Span;
+        var correction = BiasCorrection && Beta2 < 1.0 && UpdateCount > 0 ? 1.0 - Math.Pow(Beta2, UpdateCount) : 1.0;
+        for (var i = 0; i < v.Length; i++)
+        {
+            var denom = Math.Sqrt(v[i] / correction) + Epsilon;
+            direction[i] = TIn.CreateTruncating(denom > 0 ? double.CreateTruncating(gradient[i]) / denom : 0.0);
+        }
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyList<StateTensor> ExportState() =>
+    [
+        StateTensor.From<double>("v", accumulator.Span, Rows),
+        StateTensor.Scalar("updates", UpdateCount),
+    ];
+
+    /// <inheritdoc />
+    public void ImportState(IReadOnlyList<StateTensor> state)
+    {
+        var v = StateTensorLookup.Require(state, "v", Rows);
+        var updates = StateTensorLookup.Scalar(state, "updates");
+        if (updates < 0 || v.Data.Any(x => x < 0))
+        {
+            throw new InvalidDataException("Diagonal preconditioner state holds negative values.");
+        }
+
+        v.Data.CopyTo(accumulator.Span);
+        UpdateCount = (long)updates;
+    }
+
+    /// <summary>Frees the accumulator.</summary>
+    public void Dispose() => accumulator.Dispose();
+}

@@ -1,0 +1,58 @@
+namespace ShampooMkl.Preconditioning;
+
+/// <summary>A named, shaped array of state, stored as fp64 (an fp32 value survives the round trip exactly).</summary>
+/// <param name="Name">Stable name within its owner (e.g. <c>block0.L</c>).</param>
+/// <param name="Shape">Dimensions; empty for a scalar.</param>
+/// <param name="Data">Row-major values.</param>
+public sealed record StateTensor(string Name, int[] Shape, double[] Data)
+{
+    /// <summary>A scalar state value.</summary>
+    public static StateTensor Scalar(string name, double value) => new(name, [], [value]);
+
+    /// <summary>Copies a span into a new tensor.</summary>
+    public static StateTensor From<T>(string name, ReadOnlySpan<T> data, params int[] shape) where T : unmanaged
+    {
+        var copy = new double[data.Length];
+        Precision.Convert(data, copy);
+        return new StateTensor(name, shape, copy);
+    }
+}
+
+/// <summary>Look-ups into an exported state with clear errors for what is missing or malformed.</summary>
+public static class StateTensorLookup
+{
+    /// <summary>Finds a tensor by name and checks its element count.</summary>
+    /// <exception cref="InvalidDataException">Missing, wrong size, or non-finite.</exception>
+    public static StateTensor Require(IReadOnlyList<StateTensor> state, string name, int length, bool allowNonFinite = false)
+    {
+        StateTensor? found = null;
+        foreach (var t in state)
+        {
+            if (t.Name == name)
+            {
+                found = t;
+                break;
+            }
+        }
+
+        if (found is null)
+        {
+            throw new InvalidDataException($"State tensor '{name}' is missing.");
+        }
+
+        if (found.Data.Length != length)
+        {
+            throw new InvalidDataException($"State tensor '{name}' has {found.Data.Length} values, expected {length}.");
+        }
+
+        if (!allowNonFinite && !Linalg.FiniteCheck.All<double>(found.Data))
+        {
+            throw new InvalidDataException($"State tensor '{name}' holds NaN or infinite values.");
+        }
+
+        return found;
+    }
+
+    /// <summary>Reads a scalar.</summary>
+    public static double Scalar(IReadOnlyList<StateTensor> state, string name) => Require(state, name, 1).Data[0];
+}
