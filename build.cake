@@ -2,7 +2,10 @@
 //
 //   ./build.sh                      Default = Test: Build -> Native -> Test
 //   ./build.sh --target=Native      native libraries + `shampoo-mkl doctor` only
-//   ./build.sh --target=Bench       short BenchmarkDotNet run (--bench-filter='*' --bench-job=short)
+//   ./build.sh --target=Bench       BenchmarkDotNet suites + roofline + peer table (torch, Math.NET)
+//                                   (--bench-filter='*' --bench-job=short --bench-peers=true --skip-torch)
+//   ./build.sh --target=PerfCompare short regression gate against perf/baselines/<rid>.json
+//                                   (--update-baseline rewrites it; --perf-threshold=0.25)
 //   ./build.sh --target=Demo
 //   ./build.sh --configuration=Debug
 //
@@ -15,6 +18,10 @@ var target = Argument("target", "Default");
 var configuration = Argument("configuration", "Release");
 var benchFilter = Argument("bench-filter", "*");
 var benchJob = Argument("bench-job", "short");
+var benchPeers = Argument("bench-peers", true);
+var skipTorch = HasArgument("skip-torch");
+var updateBaseline = HasArgument("update-baseline");
+var perfThreshold = Argument<string?>("perf-threshold", null);
 
 var root = MakeAbsolute(Directory("."));
 var artifacts = root.Combine("artifacts");
@@ -166,23 +173,82 @@ void PrintTestSummary(FilePath trx)
     }
 }
 
+// The torch peer is a measurement, not a test: install Debian's python3-torch when this machine allows it (root and
+// apt), otherwise say why the peer is skipped; either way the benchmarks run. /usr/bin/python3 on purpose: a pyenv
+// python first on PATH does not see Debian's packages.
+bool EnsureTorchPeer()
+{
+    const string python = "/usr/bin/python3";
+    bool TorchImports() => StartProcess(python, new ProcessSettings
+    {
+        Arguments = "-c \"import torch, numpy\"",
+        RedirectStandardOutput = true,
+        RedirectStandardError = true,
+    }) == 0;
+
+    if (!FileExists(python))
+    {
+        Warning($"Torch peer skipped: {python} not found (it needs Debian's python3 and python3-torch).");
+        return false;
+    }
+
+    if (TorchImports())
+    {
+        return true;
+    }
+
+    if (!IsRunningOnLinux() || !FileExists("/usr/bin/apt-get") || Environment.UserName != "root")
+    {
+        Warning("Torch peer skipped: python3-torch is not installed and this is not a root shell with apt-get; "
+            + "install it with `sudo apt-get install python3-torch`, or pass --skip-torch to silence this.");
+        return false;
+    }
+
+    Information("Installing Debian's python3-torch for the torch peer (about 1 GB with its dependencies)...");
+    var apt = new ProcessSettings
+    {
+        Arguments = "install -y -q python3-torch",
+        EnvironmentVariables = new Dictionary<string, string> { ["DEBIAN_FRONTEND"] = "noninteractive" },
+    };
+    if (StartProcess("/usr/bin/apt-get", apt) != 0)
+    {
+        // A fresh machine has no package lists yet.
+        StartProcess("/usr/bin/apt-get", new ProcessSettings { Arguments = "update -q" });
+        StartProcess("/usr/bin/apt-get", apt);
+    }
+
+    if (TorchImports())
+    {
+        return true;
+    }
+
+    Warning("Torch peer skipped: installing python3-torch failed (see apt's output above).");
+    return false;
+}
+
 Task("Bench")
-    .Description("Short BenchmarkDotNet run; --bench-filter and --bench-job adjust it.")
+    .Description("BenchmarkDotNet suites (roofline table), then the peer table; --bench-filter, --bench-job, --bench-peers, --skip-torch.")
     .Does(() =>
 {
     var benchArtifacts = artifacts.Combine("bench");
+    var peers = benchPeers ? " --with-peers" : "";
+    var torch = benchPeers && !skipTorch && EnsureTorchPeer() ? "" : " --no-torch";
     Step("Benchmarks", "See the BenchmarkDotNet output above.",
         () => RunProject(benchProject,
-            $"--filter {benchFilter.Quote()} --job {benchJob} --artifacts {benchArtifacts.FullPath.Quote()}",
+            $"--filter {benchFilter.Quote()} --job {benchJob} --artifacts {benchArtifacts.FullPath.Quote()}{peers}{torch}",
             noBuild: false));
 });
 
 Task("PerfCompare")
-    .Description("Compares benchmark results with the stored baselines (perf/ShampooMkl.Benchmarks).")
+    .Description("Short Stopwatch suite normalised by an in-run dgemm, compared with perf/baselines/<rid>.json; --update-baseline rewrites it.")
     .Does(() =>
 {
-    Step("Performance comparison", "See the comparison output above.",
-        () => RunProject(benchProject, "--perf-compare", noBuild: false));
+    var arguments = "--perf-compare"
+        + (updateBaseline ? " --update-baseline" : "")
+        + (string.IsNullOrEmpty(perfThreshold) ? "" : $" --threshold {perfThreshold}");
+    Step("Performance comparison",
+        "A case is slower than its baseline by more than the threshold (table above); if the change is intended, rerun with --update-baseline.",
+        () => RunProject(benchProject, arguments, noBuild: false));
 });
 
 Task("Demo")

@@ -6,6 +6,8 @@ var root = new RootCommand("shampoo-mkl: Shampoo optimizers on CPU with Intel MK
 {
     GlobalOptions.Blas,
     DoctorCommand.Create(),
+    TrainCommand.Create(),
+    DemoCommand.Create(),
 };
 
 return GlobalOptions.Run(root, args);

@@ -4,7 +4,7 @@ using ShampooMkl.Optim;
 
 namespace ShampooMkl.Analysis.Models;
 
-/// <summary>2-D convolution (stride 1, zero padding) over channels-last images, computed as im2col followed by one gemm per batch.</summary>
+/// <summary>2-D convolution (stride 1, optional zero padding) over channels-last images, computed as im2col followed by one gemm per batch.</summary>
 /// <remarks>
 /// Activations are channels-last (example = H×W×C, row-major). With that layout the patch matrix P has one row
 /// per output pixel of the whole batch, (B·Ho·Wo)×(C·k·k), and the output Y = P Wᵀ + b is already channels-last,
@@ -16,6 +16,7 @@ public sealed class Conv2dLayer : Layer
     private readonly float[] _patches;
     private readonly float[] _ones;
     private float[]? _patchGradient;
+    private float[]? _signal;
     private int _batchSize;
 
     internal Conv2dLayer(
@@ -40,6 +41,7 @@ public sealed class Conv2dLayer : Layer
         Initialization.KaimingUniform(weight, PatchSize, random);
         Weight = new Parameter($"{name}.weight", weight, outChannels, inChannels, kernelSize, kernelSize);
         Bias = new Parameter($"{name}.bias", new float[outChannels], outChannels);
+        Parameters = [Weight, Bias];
 
         var rows = checked(maxBatchSize * OutputHeight * OutputWidth);
         _patches = new float[checked(rows * PatchSize)];
@@ -81,23 +83,47 @@ public sealed class Conv2dLayer : Layer
     public Parameter Bias { get; }
 
     /// <inheritdoc />
-    public override IReadOnlyList<Parameter> Parameters => [Weight, Bias];
+    public override IReadOnlyList<Parameter> Parameters { get; }
 
     private int Pixels => OutputHeight * OutputWidth;
+
+    /// <summary>Writes each example's own weight gradient G_i = B·dY_iᵀ P_i (out×in·k·k), N×out×(in·k·k) row-major.</summary>
+    /// <remarks>dY_i and P_i are example i's Ho·Wo rows of the output gradient and of the patch matrix; as for
+    /// <see cref="DenseLayer.PerExampleGradients"/>, the factor B undoes the batch mean, so (1/B)·Σ_i G_i is the
+    /// weight gradient.</remarks>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> is shorter than B·out·in·k·k.</exception>
+    /// <exception cref="InvalidOperationException">No backward pass since the last forward pass.</exception>
+    public void PerExampleGradients(Span<float> destination)
+    {
+        var signal = _signal ?? throw new InvalidOperationException($"Convolution '{Name}' has no backward state: run Backward after the last Forward.");
+        var size = OutChannels * PatchSize;
+        if (destination.Length < (long)_batchSize * size)
+        {
+            throw new ArgumentException(
+                $"Per-example gradients of '{Name}' need {_batchSize}×{OutChannels}×{PatchSize} values, got {destination.Length}.",
+                nameof(destination));
+        }
+
+        var pixels = Pixels;
+        for (var i = 0; i < _batchSize; i++)
+        {
+            var dy = new ReadOnlyMatrixView<float>(signal.AsSpan(i * pixels * OutChannels, pixels * OutChannels), pixels, OutChannels);
+            var patches = new ReadOnlyMatrixView<float>(_patches.AsSpan(i * pixels * PatchSize, pixels * PatchSize), pixels, PatchSize);
+            var g = new MatrixView<float>(destination.Slice(i * size, size), OutChannels, PatchSize);
+            MatrixProduct.Multiply(dy, true, patches, false, g, (float)_batchSize, 0f);
+        }
+    }
 
     internal override void Forward(float[] input, int batchSize)
     {
         CheckBatch(input, batchSize, InputSize);
         _batchSize = batchSize;
+        _signal = null;
         var rows = batchSize * Pixels;
         ImageToColumns(input, batchSize);
 
         var y = new MatrixView<float>(Output.AsSpan(0, rows * OutChannels), rows, OutChannels);
-        var bias = Bias.Value.AsSpan();
-        for (var r = 0; r < rows; r++)
-        {
-            bias.CopyTo(y.Row(r));
-        }
+        RowBroadcast.Fill(y.Data, Bias.Value);
 
         MatrixProduct.Multiply(PatchMatrix(rows), false, WeightMatrix(), true, y, 1f, 1f);
     }
@@ -110,6 +136,7 @@ public sealed class Conv2dLayer : Layer
             throw new InvalidOperationException($"Layer '{Name}' ran backward for {batchSize} examples after a forward pass of {_batchSize}.");
         }
 
+        _signal = outputGradient;
         var rows = batchSize * Pixels;
         var dy = new ReadOnlyMatrixView<float>(outputGradient.AsSpan(0, rows * OutChannels), rows, OutChannels);
         MatrixProduct.Multiply(dy, true, PatchMatrix(rows), false, new MatrixView<float>(Weight.Gradient, OutChannels, PatchSize), 1f, 0f);
@@ -133,32 +160,46 @@ public sealed class Conv2dLayer : Layer
     {
         var k = KernelSize;
         var c = InChannels;
+        var lineLength = Width * c;
         var row = 0;
         for (var b = 0; b < batchSize; b++)
         {
-            var image = b * InputSize;
+            ReadOnlySpan<float> image = input.AsSpan(b * InputSize, InputSize);
             for (var oy = 0; oy < OutputHeight; oy++)
             {
                 for (var ox = 0; ox < OutputWidth; ox++, row++)
                 {
                     var patch = _patches.AsSpan(row * PatchSize, PatchSize);
-                    for (var ch = 0; ch < c; ch++)
+                    var x0 = ox - Padding;
+                    var inside = x0 >= 0 && x0 + k <= Width;
+                    for (var ky = 0; ky < k; ky++)
                     {
-                        for (var ky = 0; ky < k; ky++)
+                        var iy = oy + ky - Padding;
+                        if ((uint)iy >= (uint)Height)
                         {
-                            var iy = oy + ky - Padding;
-                            var target = patch.Slice(((ch * k) + ky) * k, k);
-                            if ((uint)iy >= (uint)Height)
+                            for (var ch = 0; ch < c; ch++)
                             {
-                                target.Clear();
-                                continue;
+                                patch.Slice(((ch * k) + ky) * k, k).Clear();
                             }
 
-                            var line = image + (iy * Width * c) + ch;
-                            for (var kx = 0; kx < k; kx++)
+                            continue;
+                        }
+
+                        var line = image.Slice(iy * lineLength, lineLength);
+                        if (inside && c == 1)
+                        {
+                            // One channel: the k pixels under the kernel row are contiguous in the image.
+                            line.Slice(x0, k).CopyTo(patch.Slice(ky * k, k));
+                            continue;
+                        }
+
+                        for (var kx = 0; kx < k; kx++)
+                        {
+                            var ix = x0 + kx;
+                            var pixel = (uint)ix < (uint)Width ? line.Slice(ix * c, c) : default;
+                            for (var ch = 0; ch < c; ch++)
                             {
-                                var ix = ox + kx - Padding;
-                                target[kx] = (uint)ix < (uint)Width ? input[line + (ix * c)] : 0f;
+                                patch[(((ch * k) + ky) * k) + kx] = pixel.IsEmpty ? 0f : pixel[ch];
                             }
                         }
                     }
@@ -172,35 +213,47 @@ public sealed class Conv2dLayer : Layer
     {
         var k = KernelSize;
         var c = InChannels;
+        var lineLength = Width * c;
         image.AsSpan(0, batchSize * InputSize).Clear();
         var row = 0;
         for (var b = 0; b < batchSize; b++)
         {
-            var start = b * InputSize;
+            var target = image.AsSpan(b * InputSize, InputSize);
             for (var oy = 0; oy < OutputHeight; oy++)
             {
                 for (var ox = 0; ox < OutputWidth; ox++, row++)
                 {
-                    var patch = patches.AsSpan(row * PatchSize, PatchSize);
-                    for (var ch = 0; ch < c; ch++)
+                    ReadOnlySpan<float> patch = patches.AsSpan(row * PatchSize, PatchSize);
+                    var x0 = ox - Padding;
+                    var inside = x0 >= 0 && x0 + k <= Width;
+                    for (var ky = 0; ky < k; ky++)
                     {
-                        for (var ky = 0; ky < k; ky++)
+                        var iy = oy + ky - Padding;
+                        if ((uint)iy >= (uint)Height)
                         {
-                            var iy = oy + ky - Padding;
-                            if ((uint)iy >= (uint)Height)
+                            continue;
+                        }
+
+                        var line = target.Slice(iy * lineLength, lineLength);
+                        if (inside && c == 1)
+                        {
+                            var pixels = line.Slice(x0, k);
+                            System.Numerics.Tensors.TensorPrimitives.Add(pixels, patch.Slice(ky * k, k), pixels);
+                            continue;
+                        }
+
+                        for (var kx = 0; kx < k; kx++)
+                        {
+                            var ix = x0 + kx;
+                            if ((uint)ix >= (uint)Width)
                             {
                                 continue;
                             }
 
-                            var source = patch.Slice(((ch * k) + ky) * k, k);
-                            var line = start + (iy * Width * c) + ch;
-                            for (var kx = 0; kx < k; kx++)
+                            var pixel = line.Slice(ix * c, c);
+                            for (var ch = 0; ch < c; ch++)
                             {
-                                var ix = ox + kx - Padding;
-                                if ((uint)ix < (uint)Width)
-                                {
-                                    image[line + (ix * c)] += source[kx];
-                                }
+                                pixel[ch] += patch[(((ch * k) + ky) * k) + kx];
                             }
                         }
                     }

@@ -25,6 +25,7 @@ public sealed class DenseLayer : Layer
         Initialization.KaimingUniform(weight, inputs, random);
         Weight = new Parameter($"{name}.weight", weight, outputs, inputs);
         Bias = new Parameter($"{name}.bias", new float[outputs], outputs);
+        Parameters = [Weight, Bias];
         _ones = new float[maxBatchSize];
         _ones.AsSpan().Fill(1f);
     }
@@ -45,7 +46,7 @@ public sealed class DenseLayer : Layer
     public Parameter Bias { get; }
 
     /// <inheritdoc />
-    public override IReadOnlyList<Parameter> Parameters => [Weight, Bias];
+    public override IReadOnlyList<Parameter> Parameters { get; }
 
     /// <summary>Whether a backward pass has run since the last forward pass, so a and δ belong together.</summary>
     public bool HasBackwardState => _signal is not null;
@@ -116,11 +117,7 @@ public sealed class DenseLayer : Layer
         _batchSize = batchSize;
 
         var y = new MatrixView<float>(Output.AsSpan(0, batchSize * Outputs), batchSize, Outputs);
-        var bias = Bias.Value.AsSpan();
-        for (var i = 0; i < batchSize; i++)
-        {
-            bias.CopyTo(y.Row(i));
-        }
+        RowBroadcast.Fill(y.Data, Bias.Value);
 
         var x = new ReadOnlyMatrixView<float>(input.AsSpan(0, batchSize * Inputs), batchSize, Inputs);
         var w = new ReadOnlyMatrixView<float>(Weight.Value, Outputs, Inputs);

@@ -45,6 +45,8 @@ public interface IModel
 
     /// <summary>Like <see cref="Backward()"/> but against other labels for the same forward pass (e.g. labels sampled from
     /// <see cref="Probabilities"/>); may be called repeatedly after one Forward.</summary>
+    /// <remarks>Backward never touches the forward state, so the exact (class-weighted) Fisher can be built by calling
+    /// this once per class c with every label set to c and weighting example i's per-example gradients by p_i[c].</remarks>
     /// <exception cref="ArgumentException"><paramref name="labels"/> holds fewer than <see cref="BatchSize"/> labels.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A label is not below <see cref="Classes"/>.</exception>
     /// <exception cref="InvalidOperationException">No Forward since construction or since the last Predict/Evaluate.</exception>

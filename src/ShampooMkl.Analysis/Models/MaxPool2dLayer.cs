@@ -33,27 +33,38 @@ public sealed class MaxPool2dLayer : Layer
     {
         CheckBatch(input, batchSize, InputSize);
         var c = Channels;
-        var rowStride = Width * c;
-        var o = 0;
+        var lineLength = Width * c;
+        var outLineLength = OutputWidth * c;
+        var argMax = _argMax.AsSpan();
+        var output = Output.AsSpan();
         for (var b = 0; b < batchSize; b++)
         {
-            var image = b * InputSize;
             for (var oy = 0; oy < OutputHeight; oy++)
             {
+                var top = (b * InputSize) + (2 * oy * lineLength);
+                var o = (b * OutputSize) + (oy * outLineLength);
+                ReadOnlySpan<float> upper = input.AsSpan(top, lineLength);
+                ReadOnlySpan<float> lower = input.AsSpan(top + lineLength, lineLength);
                 for (var ox = 0; ox < OutputWidth; ox++)
                 {
-                    var corner = image + (2 * oy * rowStride) + (2 * ox * c);
                     for (var ch = 0; ch < c; ch++, o++)
                     {
-                        // The winner's position is remembered so backward routes the gradient without re-comparing.
-                        var first = corner + ch;
-                        var best = first;
-                        var value = input[first];
-                        Consider(input, first + c, ref best, ref value);
-                        Consider(input, first + rowStride, ref best, ref value);
-                        Consider(input, first + rowStride + c, ref best, ref value);
-                        Output[o] = value;
-                        _argMax[o] = best;
+                        // Written as selects so the JIT can emit conditional moves: which corner wins depends on
+                        // the data, so as branches these would mispredict often.
+                        var left = (2 * ox * c) + ch;
+                        float value = upper[left], candidate = upper[left + c];
+                        var best = candidate > value ? left + c : left;
+                        value = candidate > value ? candidate : value;
+                        candidate = lower[left];
+                        best = candidate > value ? left + lineLength : best;
+                        value = candidate > value ? candidate : value;
+                        candidate = lower[left + c];
+                        best = candidate > value ? left + lineLength + c : best;
+                        value = candidate > value ? candidate : value;
+
+                        // The winner's position is kept so backward routes the gradient without comparing again.
+                        output[o] = value;
+                        argMax[o] = top + best;
                     }
                 }
             }
@@ -87,14 +98,5 @@ public sealed class MaxPool2dLayer : Layer
         }
 
         return (height / 2) * (width / 2) * channels;
-    }
-
-    private static void Consider(float[] input, int index, ref int best, ref float value)
-    {
-        if (input[index] > value)
-        {
-            value = input[index];
-            best = index;
-        }
     }
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using ShampooMkl.Cli.Diagnostics;
 using ShampooMkl.Native;
 using Spectre.Console;
 
@@ -22,7 +23,7 @@ internal static class GlobalOptions
             }
             catch (ArgumentException e)
             {
-                result.AddError(e.Message);
+                result.AddError(NativeDiagnosticsText.WithoutParameterName(e));
                 return null;
             }
         },

@@ -50,6 +50,12 @@ public static class NativeDiagnostics
             failures.Add("No BLAS backend could be loaded. " + NativeLoadException.InstallHint);
         }
 
+        if (defaultBackend.Error is not null && backends.Any(b => b.Loaded))
+        {
+            // Every other command resolves the default backend first, so this breaks them all.
+            failures.Add($"The default backend cannot be resolved ({defaultBackend.Reason}): {defaultBackend.Error}");
+        }
+
         foreach (var backend in backends.Where(b => b.Loaded))
         {
             failures.AddRange(backend.Symbols.Where(s => !s.Found).Select(s => $"{backend.Name}: symbol '{s.Name}' is missing."));
@@ -147,8 +153,51 @@ public static class NativeDiagnostics
             BenchmarkGemm<float>("sgemm", lib, options.GemmSize, options.Repetitions),
         };
 
-        return new BackendReport(name, true, attempts, lib.LibraryPath, lib.Version,
+        return new BackendReport(name, true, attempts, ResolvedPath(lib), lib.Version,
             lib.ThreadingLayer?.ToString().ToLowerInvariant(), lib.MaxThreads, symbols, smoke, benchmarks);
+    }
+
+    /// <summary>The file the loader actually mapped for a bare name like <c>libmkl_rt.so</c> (through symlinks and
+    /// alternatives), so a user can see which installed copy is in use; found as the mapping that contains the
+    /// address of <c>cblas_dgemm</c>. Falls back to the name when /proc is unavailable.</summary>
+    private static string ResolvedPath(BlasLibrary lib)
+    {
+        if (!OperatingSystem.IsLinux() || !NativeLibrary.TryGetExport(lib.Handle, "cblas_dgemm", out var symbol))
+        {
+            return lib.LibraryPath;
+        }
+
+        try
+        {
+            var address = (ulong)symbol;
+            foreach (var line in File.ReadLines("/proc/self/maps"))
+            {
+                // "start-end perms offset dev inode path"
+                var dash = line.IndexOf('-');
+                var space = line.IndexOf(' ');
+                var slash = line.IndexOf('/');
+                if (dash <= 0 || space <= dash || slash < 0 ||
+                    !ulong.TryParse(line.AsSpan(0, dash), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var from) ||
+                    !ulong.TryParse(line.AsSpan(dash + 1, space - dash - 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var to))
+                {
+                    continue;
+                }
+
+                if (address >= from && address < to)
+                {
+                    var path = line[slash..].Trim();
+                    return path == lib.LibraryPath ? path : $"{path} (as {lib.LibraryPath})";
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+
+        return lib.LibraryPath;
     }
 
     private static SmokeCheck Smoke(string name, double tolerance, Func<double> measure)
@@ -180,7 +229,7 @@ public static class NativeDiagnostics
         }
         catch (Exception e) when (e is NativeLoadException or ArgumentException)
         {
-            return new DefaultBackendInfo(null, reason, e.Message);
+            return new DefaultBackendInfo(null, reason, NativeDiagnosticsText.WithoutParameterName(e));
         }
     }
 
@@ -428,4 +477,12 @@ public static class NativeDiagnostics
         var flops = 2.0 * n * n * (double)n;
         return new GemmBenchmark(routine, n, repetitions, best, flops / Math.Max(best, 1e-12) / 1e9);
     }
+}
+
+/// <summary>Text helpers shared by the diagnosis and the command line.</summary>
+internal static class NativeDiagnosticsText
+{
+    /// <summary>An exception's message without .NET's " (Parameter 'x')" suffix, which means nothing to a CLI user.</summary>
+    public static string WithoutParameterName(Exception e) =>
+        e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message;
 }

@@ -40,6 +40,7 @@ public sealed class SingleProcessCommunicator : ICommunicator
     public void Barrier() => ThrowIfDisposed();
 
     /// <inheritdoc />
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
     public void Abort(int exitCode) => Environment.Exit(exitCode);
 
     /// <inheritdoc />

@@ -115,14 +115,6 @@ internal sealed class GradientChunks<T> : IDisposable where T : unmanaged
     public ReadOnlyMatrixView<double> Horizontal =>
         new(horizontal!.Span[..(count * sample.GradientLength)], sample.Rows, count * sample.Cols);
 
-    /// <summary>Example i of the chunk (0-based within the chunk) inside the vertical layout, m×n.</summary>
-    public ReadOnlyMatrixView<double> VerticalBlock(int i) =>
-        Vertical.Slice(i * sample.Rows, 0, sample.Rows, sample.Cols);
-
-    /// <summary>Example i of the chunk inside the horizontal layout, m×n with row stride c·n.</summary>
-    public ReadOnlyMatrixView<double> HorizontalBlock(int i) =>
-        Horizontal.Slice(0, i * sample.Cols, sample.Rows, sample.Cols);
-
     public void Dispose()
     {
         vertical?.Dispose();

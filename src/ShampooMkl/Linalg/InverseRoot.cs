@@ -158,7 +158,9 @@ public sealed class InverseRoot : IDisposable
         }
 
         SymmetricRankUpdate.Update<double>(scaled, transpose: true, input, 1.0, 0.0, mirrorLower: true, blas);
-        if (!FiniteCheck.All(input.Data))
+        // An fp32 output must also fit in fp32, or the down-conversion would write ±∞ after this check.
+        if (!FiniteCheck.All(input.Data) ||
+            (typeof(T) == typeof(float) && TensorPrimitives.MaxMagnitude<double>(input.Data) > float.MaxValue))
         {
             return InverseRootStatus.NonFiniteResult;
         }

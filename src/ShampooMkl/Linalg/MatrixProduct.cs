@@ -43,6 +43,7 @@ public static unsafe class MatrixProduct
         var lib = BlasGuard.Resolve(blas);
         var ta = transposeA ? CblasConstants.Trans : CblasConstants.NoTrans;
         var tb = transposeB ? CblasConstants.Trans : CblasConstants.NoTrans;
+        var previousThreads = lib.LimitThreadsFor(2L * m * n * k);
         fixed (T* pa = a.Data)
         fixed (T* pb = b.Data)
         fixed (T* pc = c.Data)
@@ -58,6 +59,8 @@ public static unsafe class MatrixProduct
                     (double*)pb, b.Stride, Unsafe.As<T, double>(ref beta), (double*)pc, c.Stride);
             }
         }
+
+        lib.RestoreThreads(previousThreads);
     }
 
     private static void Scale<T>(MatrixView<T> c, T beta) where T : unmanaged

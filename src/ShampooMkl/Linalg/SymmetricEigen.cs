@@ -60,10 +60,19 @@ public sealed unsafe class SymmetricEigen<T> : IDisposable where T : unmanaged
             throw new ArgumentException($"Expected {Order} eigenvalue slots, got {eigenvalues.Length}.", nameof(eigenvalues));
         }
 
-        fixed (T* a = matrix.Data)
-        fixed (T* w = eigenvalues)
+        // Divide-and-conquer with eigenvectors costs about 9n³ flops.
+        var previousThreads = blas.LimitThreadsFor(9L * Order * Order * Order);
+        try
         {
-            return Call(a, w, work.Pointer, lwork, iwork.Pointer, liwork, matrix.Stride);
+            fixed (T* a = matrix.Data)
+            fixed (T* w = eigenvalues)
+            {
+                return Call(a, w, work.Pointer, lwork, iwork.Pointer, liwork, matrix.Stride);
+            }
+        }
+        finally
+        {
+            blas.RestoreThreads(previousThreads);
         }
     }
 

@@ -38,6 +38,7 @@ public static unsafe class SymmetricRankUpdate
 
         var lib = BlasGuard.Resolve(blas);
         var trans = transpose ? CblasConstants.Trans : CblasConstants.NoTrans;
+        var previousThreads = lib.LimitThreadsFor((long)n * n * k);
         fixed (T* pa = a.Data)
         fixed (T* pc = c.Data)
         {
@@ -52,6 +53,8 @@ public static unsafe class SymmetricRankUpdate
                     (double*)pa, a.Stride, Unsafe.As<T, double>(ref beta), (double*)pc, c.Stride);
             }
         }
+
+        lib.RestoreThreads(previousThreads);
 
         if (mirrorLower)
         {

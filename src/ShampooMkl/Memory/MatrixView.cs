@@ -8,7 +8,8 @@ public readonly ref struct MatrixView<T> where T : unmanaged
     {
         if (stride < 0)
         {
-            stride = cols;
+            // BLAS needs a leading dimension of at least 1 even for a matrix without columns.
+            stride = Math.Max(cols, 1);
         }
 
         MatrixShape.Validate(data.Length, rows, cols, stride);
@@ -37,8 +38,12 @@ public readonly ref struct MatrixView<T> where T : unmanaged
     public Span<T> Row(int i) => Data.Slice(i * Stride, Cols);
 
     /// <summary>A sub-block starting at (row, col).</summary>
-    public MatrixView<T> Slice(int row, int col, int rows, int cols) =>
-        new(Data[((row * Stride) + col)..], rows, cols, Stride);
+    /// <exception cref="ArgumentOutOfRangeException">The block does not lie inside this matrix.</exception>
+    public MatrixView<T> Slice(int row, int col, int rows, int cols)
+    {
+        MatrixShape.ValidateSlice(Rows, Cols, row, col, rows, cols);
+        return new(Data[((row * Stride) + col)..], rows, cols, Stride);
+    }
 
     /// <summary>Read-only view of the same elements.</summary>
     public ReadOnlyMatrixView<T> AsReadOnly() => new(Data, Rows, Cols, Stride);
@@ -55,7 +60,8 @@ public readonly ref struct ReadOnlyMatrixView<T> where T : unmanaged
     {
         if (stride < 0)
         {
-            stride = cols;
+            // BLAS needs a leading dimension of at least 1 even for a matrix without columns.
+            stride = Math.Max(cols, 1);
         }
 
         MatrixShape.Validate(data.Length, rows, cols, stride);
@@ -84,8 +90,12 @@ public readonly ref struct ReadOnlyMatrixView<T> where T : unmanaged
     public ReadOnlySpan<T> Row(int i) => Data.Slice(i * Stride, Cols);
 
     /// <summary>A sub-block starting at (row, col).</summary>
-    public ReadOnlyMatrixView<T> Slice(int row, int col, int rows, int cols) =>
-        new(Data[((row * Stride) + col)..], rows, cols, Stride);
+    /// <exception cref="ArgumentOutOfRangeException">The block does not lie inside this matrix.</exception>
+    public ReadOnlyMatrixView<T> Slice(int row, int col, int rows, int cols)
+    {
+        MatrixShape.ValidateSlice(Rows, Cols, row, col, rows, cols);
+        return new(Data[((row * Stride) + col)..], rows, cols, Stride);
+    }
 }
 
 /// <summary>Shape checks shared by the matrix views.</summary>
@@ -107,6 +117,16 @@ internal static class MatrixShape
         if (needed > length)
         {
             throw new ArgumentException($"A {rows}×{cols} matrix with stride {stride} needs {needed} elements; the span has {length}.");
+        }
+    }
+
+    // Without it a block reaching past the last column would silently read the next row through the stride.
+    public static void ValidateSlice(int parentRows, int parentCols, int row, int col, int rows, int cols)
+    {
+        if (row < 0 || col < 0 || rows < 0 || cols < 0 || row > parentRows - rows || col > parentCols - cols)
+        {
+            throw new ArgumentOutOfRangeException(nameof(row),
+                $"The {rows}×{cols} block at ({row}, {col}) does not fit in a {parentRows}×{parentCols} matrix.");
         }
     }
 }

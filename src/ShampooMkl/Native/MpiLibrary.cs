@@ -115,7 +115,7 @@ public sealed unsafe class MpiLibrary
         var buffer = stackalloc byte[MaxString + 1];
         int length = 0;
         Version = getVersion(buffer, &length) == Success
-            ? Marshal.PtrToStringUTF8((nint)buffer, Math.Clamp(length, 0, MaxString)).Trim()
+            ? Marshal.PtrToStringUTF8((nint)buffer, Math.Clamp(length, 0, MaxString)).TrimEnd('\0').Trim()
             : "unknown";
     }
 
@@ -165,21 +165,31 @@ public sealed unsafe class MpiLibrary
             list.Add(forced);
         }
 
+        // Mirrors the "mpi" entries of native/manifest/*.json. The unversioned libmpi.so comes last: on Debian it
+        // is an alternatives link that may point at MPICH, which LoadFirst then rejects by name.
         if (OperatingSystem.IsLinux())
         {
-            // Not the unversioned libmpi.so: on Debian it is an alternatives link that may point at MPICH.
             list.AddRange(
             [
                 "libmpi.so.40",
                 "/usr/lib/x86_64-linux-gnu/libmpi.so.40",
                 "/usr/lib/aarch64-linux-gnu/libmpi.so.40",
+                "/usr/lib/x86_64-linux-gnu/openmpi/lib/libmpi.so",
+                "/usr/lib/aarch64-linux-gnu/openmpi/lib/libmpi.so",
                 "/usr/lib64/openmpi/lib/libmpi.so.40",
-                "/usr/local/lib/libmpi.so.40",
+                "libmpi.so",
             ]);
         }
         else if (OperatingSystem.IsMacOS())
         {
-            list.AddRange(["libmpi.40.dylib", "/opt/homebrew/lib/libmpi.40.dylib", "/usr/local/lib/libmpi.40.dylib"]);
+            list.AddRange(
+            [
+                "libmpi.40.dylib",
+                "/opt/homebrew/opt/open-mpi/lib/libmpi.dylib",
+                "/opt/homebrew/lib/libmpi.dylib",
+                "/usr/local/lib/libmpi.dylib",
+                "libmpi.dylib",
+            ]);
         }
 
         return list;
@@ -191,7 +201,7 @@ public sealed unsafe class MpiLibrary
         var buffer = stackalloc byte[MaxString + 1];
         int length = 0;
         return errorString(code, buffer, &length) == Success && length > 0
-            ? Marshal.PtrToStringUTF8((nint)buffer, Math.Min(length, MaxString))
+            ? Marshal.PtrToStringUTF8((nint)buffer, Math.Min(length, MaxString)).TrimEnd('\0')
             : $"unknown MPI error {code}";
     }
 
@@ -199,48 +209,48 @@ public sealed unsafe class MpiLibrary
     {
         lock (Gate)
         {
-            if (loaded is not null)
-            {
-                return loaded;
-            }
+            return loaded ??= LoadFirst(Candidates(), attempts);
+        }
+    }
 
-            if (OperatingSystem.IsWindows())
-            {
-                attempts.Add("Windows: MS-MPI and Intel MPI use integer handles; only Open MPI (Linux, macOS) is supported");
-                return null;
-            }
-
-            foreach (var candidate in Candidates())
-            {
-                // Open MPI's components are dlopen()ed and some builds leave libmpi's symbols unresolved in them,
-                // expecting libmpi in the global namespace; NativeLibrary loads RTLD_LOCAL, so go through libc first.
-                // macOS's dlopen defaults to global, so there the plain load below suffices.
-                if (OperatingSystem.IsLinux() && Libc.LoadGlobal(candidate) is { } globalError)
-                {
-                    attempts.Add($"{candidate}: not loadable with RTLD_GLOBAL ({globalError})");
-                    continue;
-                }
-
-                if (!NativeLibrary.TryLoad(candidate, out var handle))
-                {
-                    attempts.Add($"{candidate}: not found or not loadable");
-                    continue;
-                }
-
-                if (!NativeLibrary.TryGetExport(handle, "ompi_mpi_comm_world", out _))
-                {
-                    attempts.Add($"{candidate}: not Open MPI (no ompi_mpi_comm_world; MPICH-style integer handles are not supported)");
-                    continue;
-                }
-
-                var lib = new MpiLibrary(candidate, handle, attempts);
-                attempts.Add($"{candidate}: loaded ({lib.Version})");
-                loaded = lib;
-                return lib;
-            }
-
+    /// <summary>Loads the first candidate that is a complete Open MPI; records why each other one was passed over.</summary>
+    internal static MpiLibrary? LoadFirst(IEnumerable<string> candidates, List<string> attempts)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            attempts.Add("Windows: MS-MPI and Intel MPI use integer handles; only Open MPI (Linux, macOS) is supported");
             return null;
         }
+
+        foreach (var candidate in candidates)
+        {
+            // Open MPI's components are dlopen()ed and some builds leave libmpi's symbols unresolved in them,
+            // expecting libmpi in the global namespace; NativeLibrary loads RTLD_LOCAL, so go through libc first.
+            // macOS's dlopen defaults to global, so there the plain load below suffices.
+            if (OperatingSystem.IsLinux() && Libc.LoadGlobal(candidate) is { } globalError)
+            {
+                attempts.Add($"{candidate}: not loadable with RTLD_GLOBAL ({globalError})");
+                continue;
+            }
+
+            if (!NativeLibrary.TryLoad(candidate, out var handle))
+            {
+                attempts.Add($"{candidate}: not found or not loadable");
+                continue;
+            }
+
+            if (!NativeLibrary.TryGetExport(handle, "ompi_mpi_comm_world", out _))
+            {
+                attempts.Add($"{candidate}: not Open MPI (no ompi_mpi_comm_world; MPICH-style integer handles are not supported)");
+                continue;
+            }
+
+            var lib = new MpiLibrary(candidate, handle, attempts);
+            attempts.Add($"{candidate}: loaded ({lib.Version})");
+            return lib;
+        }
+
+        return null;
     }
 
     /// <inheritdoc />

@@ -9,6 +9,8 @@ namespace ShampooMkl.Optim;
 /// </remarks>
 public sealed class Parameter
 {
+    private float[] gradient;
+
     /// <summary>Creates a parameter; the gradient starts at zero.</summary>
     /// <exception cref="ArgumentException">The shape is empty, has a non-positive dimension, or does not match the value length.</exception>
     public Parameter(string name, float[] value, params int[] shape)
@@ -28,7 +30,7 @@ public sealed class Parameter
 
         Name = name;
         Value = value;
-        Gradient = new float[value.Length];
+        gradient = new float[value.Length];
         Shape = (int[])shape.Clone();
     }
 
@@ -39,7 +41,14 @@ public sealed class Parameter
     public float[] Value { get; }
 
     /// <summary>The gradient, written by the model's backward pass.</summary>
-    public float[] Gradient { get; }
+    /// <remarks>Settable so a framework can hand over its own gradient buffer instead of copying into ours; its length
+    /// is checked by <see cref="IOptimizer.Step"/> (a wrong length throws before any optimizer state changes).</remarks>
+    /// <exception cref="ArgumentNullException">Set to null.</exception>
+    public float[] Gradient
+    {
+        get => gradient;
+        set => gradient = value ?? throw new ArgumentNullException(nameof(value), $"Parameter '{Name}' needs a gradient array.");
+    }
 
     /// <summary>The tensor shape.</summary>
     public IReadOnlyList<int> Shape { get; }

@@ -148,15 +148,11 @@ public sealed class BlockedShampooPreconditioner<T> : IPreconditioner where T : 
     /// <inheritdoc />
     public void ImportState(IReadOnlyList<StateTensor> state)
     {
-        // Import into each block only after every block's tensors were found and checked.
+        // Import into each block only after every block's complete state was checked (not just its matrices), so a bad
+        // scalar in the last block cannot leave the earlier ones replaced.
         for (var b = 0; b < blocks.Length; b++)
         {
-            var prefix = $"block{b}.";
-            foreach (var name in new[] { "L", "R", "Lroot", "Rroot" })
-            {
-                var n = name.StartsWith('L') ? layout[b].Rows : layout[b].Cols;
-                StateTensorLookup.Require(state, prefix + name, n * n);
-            }
+            blocks[b].ValidateState(state, $"block{b}.");
         }
 
         for (var b = 0; b < blocks.Length; b++)

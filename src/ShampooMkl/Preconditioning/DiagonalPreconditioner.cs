@@ -99,12 +99,35 @@ public sealed class DiagonalPreconditioner : IPreconditioner
     internal void PreconditionCore<TIn>(ReadOnlySpan<TIn> gradient, Span<TIn> direction) where TIn : unmanaged, IFloatingPointIeee754<TIn>
     {
         var v = accumulator.Span;
-        var correction = BiasCorrection && Beta2 < 1.0 && UpdateCount > 0 ? 1.0 - Math.Pow(Beta2, UpdateCount) : 1.0;
+        var correction = Correction;
         for (var i = 0; i < v.Length; i++)
         {
-            var denom = Math.Sqrt(v[i] / correction) + Epsilon;
-            direction[i] = TIn.CreateTruncating(denom > 0 ? double.CreateTruncating(gradient[i]) / denom : 0.0);
+            direction[i] = TIn.CreateTruncating(Direction(double.CreateTruncating(gradient[i]), v[i], correction));
         }
+    }
+
+    /// <summary>The divisor of the accumulator: 1 − β₂ᵗ for a bias-corrected EMA, else 1.</summary>
+    internal double Correction => BiasCorrection && Beta2 < 1.0 && UpdateCount > 0 ? 1.0 - Math.Pow(Beta2, UpdateCount) : 1.0;
+
+    /// <summary>Σ dᵢ² of the direction over the elements [offset, offset + gradient.Length), computed in fp64 without
+    /// writing it: what per-block grafting needs (the norm of this method's step on a block).</summary>
+    internal double SumOfSquaredDirections<TIn>(ReadOnlySpan<TIn> gradient, int offset, double correction) where TIn : unmanaged, IFloatingPointIeee754<TIn>
+    {
+        var v = accumulator.Span.Slice(offset, gradient.Length);
+        var sum = 0.0;
+        for (var i = 0; i < v.Length; i++)
+        {
+            var d = Direction(double.CreateTruncating(gradient[i]), v[i], correction);
+            sum += d * d;
+        }
+
+        return sum;
+    }
+
+    private double Direction(double g, double v, double correction)
+    {
+        var denom = Math.Sqrt(v / correction) + Epsilon;
+        return denom > 0 ? g / denom : 0.0;
     }
 
     /// <inheritdoc />

@@ -227,6 +227,7 @@ public sealed class ShampooPreconditioner<T> : IPreconditioner where T : unmanag
     internal void ImportState(IReadOnlyList<StateTensor> state, string prefix)
     {
         // Validate everything before changing anything.
+        ValidateState(state, prefix);
         var l = StateTensorLookup.Require(state, prefix + "L", Rows * Rows);
         var r = StateTensorLookup.Require(state, prefix + "R", Cols * Cols);
         var lr = StateTensorLookup.Require(state, prefix + "Lroot", Rows * Rows);
@@ -239,11 +240,6 @@ public sealed class ShampooPreconditioner<T> : IPreconditioner where T : unmanag
         var eps = StateTensorLookup.Scalar(state, prefix + "epsilon");
         var scale = StateTensorLookup.Scalar(state, prefix + "scale");
         var hasRoots = StateTensorLookup.Scalar(state, prefix + "hasRoots");
-        if (updates < 0 || refreshes < 0 || failed < 0 || eps < 0 || !(scale > 0))
-        {
-            throw new InvalidDataException($"State of the {Rows}×{Cols} block '{prefix}' has out-of-range counters.");
-        }
-
         factors.Restore(l.Data, r.Data, (long)updates);
         Precision.Convert<double, T>(lr.Data, leftRoot.Span);
         Precision.Convert<double, T>(rr.Data, rightRoot.Span);
@@ -256,6 +252,29 @@ public sealed class ShampooPreconditioner<T> : IPreconditioner where T : unmanag
         HasRoots = hasRoots != 0;
     }
 
+    /// <summary>Runs every check <see cref="ImportState(IReadOnlyList{StateTensor}, string)"/> runs, without changing
+    /// anything, so a container of blocks can check all of them before importing any.</summary>
+    /// <exception cref="InvalidDataException">Missing tensors, wrong sizes, non-finite values or out-of-range counters.</exception>
+    internal void ValidateState(IReadOnlyList<StateTensor> state, string prefix)
+    {
+        StateTensorLookup.Require(state, prefix + "L", Rows * Rows);
+        StateTensorLookup.Require(state, prefix + "R", Cols * Cols);
+        StateTensorLookup.Require(state, prefix + "Lroot", Rows * Rows);
+        StateTensorLookup.Require(state, prefix + "Rroot", Cols * Cols);
+        FindOptional(state, prefix + "Lbasis", Rows * Rows);
+        FindOptional(state, prefix + "Rbasis", Cols * Cols);
+        var updates = StateTensorLookup.Scalar(state, prefix + "updates");
+        var refreshes = StateTensorLookup.Scalar(state, prefix + "refreshes");
+        var failed = StateTensorLookup.Scalar(state, prefix + "failedRefreshes");
+        var eps = StateTensorLookup.Scalar(state, prefix + "epsilon");
+        var scale = StateTensorLookup.Scalar(state, prefix + "scale");
+        StateTensorLookup.Scalar(state, prefix + "hasRoots");
+        if (updates < 0 || refreshes < 0 || failed < 0 || eps < 0 || !(scale > 0))
+        {
+            throw new InvalidDataException($"State of the {Rows}×{Cols} block '{prefix}' has out-of-range counters.");
+        }
+    }
+
     private static double[] FindOptional(IReadOnlyList<StateTensor> state, string name, int length)
     {
         foreach (var t in state)
@@ -265,6 +284,11 @@ public sealed class ShampooPreconditioner<T> : IPreconditioner where T : unmanag
                 if (t.Data.Length != 0 && t.Data.Length != length)
                 {
                     throw new InvalidDataException($"State tensor '{name}' has {t.Data.Length} values, expected 0 or {length}.");
+                }
+
+                if (!FiniteCheck.All<double>(t.Data))
+                {
+                    throw new InvalidDataException($"State tensor '{name}' holds NaN or infinite values.");
                 }
 
                 return t.Data;

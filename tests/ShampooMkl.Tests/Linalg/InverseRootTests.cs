@@ -7,6 +7,7 @@ using ShampooMkl.Tests.Reference;
 
 namespace ShampooMkl.Tests.Linalg;
 
+/// <summary>(A + εI)^{-1/p} against identities and the Jacobi reference, failure statuses, and the warm start.</summary>
 public class InverseRootTests
 {
     private const double Sentinel = 12345.0;

@@ -6,6 +6,7 @@ using ShampooMkl.Tests.Native;
 
 namespace ShampooMkl.Tests.Linalg;
 
+/// <summary>gemm against a managed product over shapes, transposes, strides, α/β, precisions and backends.</summary>
 public class MatrixProductTests
 {
     // (m, k, n) of op(A)·op(B): scalars, odd sizes, K = 1, tall/wide, and one large enough for blocked kernels.

@@ -7,6 +7,7 @@ using ShampooMkl.Tests.Reference;
 
 namespace ShampooMkl.Tests.Linalg;
 
+/// <summary>Row orthonormalisation: orthonormal output spanning the same nested subspaces as the input.</summary>
 public class QrFactorizationTests
 {
     private static readonly int[] Orders = [1, 2, 3, 8, 31];

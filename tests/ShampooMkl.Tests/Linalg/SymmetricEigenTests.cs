@@ -7,6 +7,7 @@ using ShampooMkl.Tests.Reference;
 
 namespace ShampooMkl.Tests.Linalg;
 
+/// <summary>syevd eigenpairs: residuals, ascending order, orthonormal rows, agreement with Jacobi.</summary>
 public class SymmetricEigenTests
 {
     private static readonly int[] Orders = [1, 2, 5, 16, 33];

@@ -6,6 +6,7 @@ using ShampooMkl.Tests.Native;
 
 namespace ShampooMkl.Tests.Linalg;
 
+/// <summary>syrk against a managed product, including the mirrored lower triangle.</summary>
 public class SymmetricRankUpdateTests
 {
     // (n, k): C is n×n, A is n×k (or k×n when transposed).

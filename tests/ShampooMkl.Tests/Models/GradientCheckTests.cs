@@ -11,22 +11,26 @@ namespace ShampooMkl.Tests.Models;
 /// exactly representable perturbed weights, so it adds nothing. Truncation error, h²·f‴/6, is below 1e-6 at
 /// h = 1e-2 for these O(1)-scaled losses. A 1e-2 relative tolerance leaves room for fp32 gemm rounding in both
 /// passes (≈1e-6 relative) several hundred times over while still catching any wrong term of the chain rule.</para>
-/// <para>ReLU and max-pool are only piecewise smooth. A first-layer convolution weight moves thousands of
-/// pre-activations at once, so at h = 1e-2 many cross a kink and the quotient is biased by a few percent
-/// (measured: 0.520 at h = 1e-2 vs 0.5026 from backward, converging to 0.5027 at h = 3e-4). Each coordinate
-/// therefore uses the largest step of a ladder at which halving the step changes the quotient by under a tenth of
-/// the tolerance, i.e. where the quotient has converged; if none does the coordinate is replaced (a bounded
-/// number of times, asserted).</para>
+/// <para>ReLU and max-pool are only piecewise smooth, and a coordinate whose ±h move crosses kinks gives a biased
+/// quotient. Each coordinate therefore uses the largest step of a ladder at which halving the step changes the
+/// quotient by less than a tenth of the relative tolerance plus the rounding floor, i.e. where it has converged as
+/// far as fp32 can show; if no step qualifies, the coordinate is replaced (a bounded number of times, asserted).
+/// A fooled convergence test can only make the check fail, never pass a wrong gradient.</para>
+/// <para>The 28×28 <see cref="SmallCnn"/> is checked in its 14×14 configuration, which runs the same layer code:
+/// at full size one first-layer weight moves ~1,700 pre-activations per batch of three, so the quotient is still
+/// 3.5% off at h = 1e-2 (0.5202 vs 0.5026 from backward) and only settles at h ≈ 3e-4, where fp32 rounding of
+/// the loss is already ~1e-3 of the slope (h = 1e-2 … 8e-5 gave 0.520 0.521 0.515 0.510 0.502 0.503 0.503 0.504).
+/// Its convolutions are checked against direct loops in <see cref="Conv2dLayerTests"/> instead.</para>
 /// </remarks>
 public sealed class GradientCheckTests(ITestOutputHelper output)
 {
     private const double RelativeTolerance = 1e-2;
     private const int CoordinatesPerParameter = 6;
     private const int MaxSkipsPerParameter = 3;
-    private static readonly double[] Steps = [1e-2, 3e-3, 1e-3, 3e-4];
+    private static readonly double[] Steps = [1e-2, 3e-3, 1e-3, 5e-4, 2.5e-4];
 
     [Theory]
-    [MemberData(nameof(ModelTestData.AllKinds), MemberType = typeof(ModelTestData))]
+    [MemberData(nameof(ModelTestData.GradientCheckKinds), MemberType = typeof(ModelTestData))]
     public void Backward_MatchesCentralDifferences(string kind)
     {
         const int batch = 3;
@@ -67,7 +71,7 @@ public sealed class GradientCheckTests(ITestOutputHelper output)
             }
         }
 
-        output.WriteLine($"{kind}: worst error / allowed = {worst:F3}; coordinates per step {string.Join(", ", Steps.Select((h, i) => $"{h:G1}: {stepsUsed[i]}"))}");
+        output.WriteLine($"{kind}: worst error / allowed = {worst:F3}; coordinates per step {string.Join(", ", Steps.Select((h, i) => $"{h:G2}: {stepsUsed[i]}"))}");
     }
 
     private static bool TryConvergedSlope(
@@ -77,7 +81,8 @@ public sealed class GradientCheckTests(ITestOutputHelper output)
         {
             var coarse = Slope(model, values, index, Steps[step], inputs, labels, batch);
             slope = Slope(model, values, index, Steps[step] / 2, inputs, labels, batch);
-            if (Math.Abs(coarse - slope) <= Tolerance(coarse, slope, Steps[step] / 2, loss) / 10)
+            var relative = RelativeTolerance / 10 * Math.Max(Math.Abs(coarse), Math.Abs(slope));
+            if (Math.Abs(coarse - slope) <= relative + NoiseFloor(Steps[step] / 2, loss))
             {
                 return true;
             }

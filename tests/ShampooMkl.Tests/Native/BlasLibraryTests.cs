@@ -2,6 +2,7 @@ using ShampooMkl.Native;
 
 namespace ShampooMkl.Tests.Native;
 
+/// <summary>Backend loading, self-description, and the parsing and error messages users see when loading fails.</summary>
 public class BlasLibraryTests
 {
     [Fact]

@@ -1,0 +1,149 @@
+using System.Text.Json;
+using ShampooMkl.Optim;
+
+namespace ShampooMkl.Analysis.Training;
+
+/// <summary>Saves and restores an optimizer's state inside a checkpoint folder that the <see cref="Trainer"/> owns.</summary>
+public interface IOptimizerCheckpointer
+{
+    /// <summary>Writes the optimizer's complete state, including the parameter values, into <paramref name="folder"/> (which exists and is empty).</summary>
+    void Save(IOptimizer optimizer, string folder);
+
+    /// <summary>Replaces the optimizer's state and the parameter values with those saved in <paramref name="folder"/>.</summary>
+    /// <exception cref="InvalidDataException">The saved state does not fit this optimizer or is damaged.</exception>
+    void Load(IOptimizer optimizer, string folder);
+}
+
+/// <summary>What a checkpoint must match to be resumed: a checkpoint of another run would silently train something else.</summary>
+/// <param name="Model">Model name.</param>
+/// <param name="Optimizer">Optimizer name.</param>
+/// <param name="BatchSize">Batch size (changes the steps per epoch and so the data order).</param>
+/// <param name="Seed">Data-order seed.</param>
+/// <param name="TrainExamples">Size of the training set.</param>
+/// <param name="Parameters">Names and shapes of the parameters.</param>
+public sealed record CheckpointFingerprint(string Model, string Optimizer, int BatchSize, int Seed, int TrainExamples, string Parameters);
+
+/// <summary>The JSON index of a checkpoint folder: which epoch folder is current and the records so far.</summary>
+/// <param name="FormatVersion">Layout version of the folder.</param>
+/// <param name="Fingerprint">The run it belongs to.</param>
+/// <param name="EpochFolder">Sub-folder holding the parameters and the optimizer state.</param>
+/// <param name="Epochs">Records of the completed epochs.</param>
+public sealed record TrainingCheckpointState(int FormatVersion, CheckpointFingerprint Fingerprint, string EpochFolder, IReadOnlyList<EpochRecord> Epochs);
+
+/// <summary>Writes and reads the per-epoch checkpoints of a <see cref="Trainer"/>.</summary>
+/// <remarks>
+/// Layout: <c>checkpoint.json</c> (a <see cref="TrainingCheckpointState"/>) names a complete sub-folder
+/// <c>epoch-NNNN/</c> holding what the <see cref="IOptimizerCheckpointer"/> wrote (optimizer state and parameter
+/// values: the library's checkpoints carry both, so the model needs nothing of its own). The sub-folder is written fully before the
+/// index is replaced by an atomic rename, so a run killed mid-save still resumes from the previous epoch.
+/// </remarks>
+public static class TrainingCheckpoint
+{
+    /// <summary>Name of the index file.</summary>
+    public const string IndexFileName = "checkpoint.json";
+
+    private const int FormatVersion = 1;
+
+    /// <summary>Whether <paramref name="directory"/> holds a checkpoint index.</summary>
+    public static bool Exists(string directory) => File.Exists(Path.Combine(directory, IndexFileName));
+
+    /// <summary>Reads the index without restoring anything (e.g. to show what a resume would continue from).</summary>
+    /// <exception cref="InvalidDataException">The index is missing or damaged.</exception>
+    public static TrainingCheckpointState ReadIndex(string directory)
+    {
+        var path = Path.Combine(directory, IndexFileName);
+        if (!File.Exists(path))
+        {
+            throw new InvalidDataException($"No checkpoint in '{directory}' ({IndexFileName} is missing).");
+        }
+
+        try
+        {
+            var state = JsonSerializer.Deserialize(File.ReadAllText(path), TrainingJsonContext.Default.TrainingCheckpointState)
+                ?? throw new InvalidDataException($"'{path}' holds null.");
+            if (state.FormatVersion != FormatVersion)
+            {
+                throw new InvalidDataException($"'{path}' has checkpoint format {state.FormatVersion}; this version reads {FormatVersion}.");
+            }
+
+            return state;
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"'{path}' is not a valid checkpoint index: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Writes the checkpoint after the last of <paramref name="epochs"/>.</summary>
+    public static void Save(
+        string directory,
+        CheckpointFingerprint fingerprint,
+        IReadOnlyList<EpochRecord> epochs,
+        IOptimizer optimizer,
+        IOptimizerCheckpointer checkpointer)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        ArgumentOutOfRangeException.ThrowIfZero(epochs.Count, nameof(epochs));
+        Directory.CreateDirectory(directory);
+        var epochFolder = $"epoch-{epochs[^1].Epoch:D4}";
+        var final = Path.Combine(directory, epochFolder);
+        var staging = final + ".partial";
+        DeleteIfPresent(staging);
+        Directory.CreateDirectory(staging);
+        checkpointer.Save(optimizer, staging);
+        DeleteIfPresent(final);
+        Directory.Move(staging, final);
+
+        var state = new TrainingCheckpointState(FormatVersion, fingerprint, epochFolder, [.. epochs]);
+        var index = Path.Combine(directory, IndexFileName);
+        var temporary = index + ".partial";
+        File.WriteAllText(temporary, JsonSerializer.Serialize(state, TrainingJsonContext.Default.TrainingCheckpointState));
+        File.Move(temporary, index, overwrite: true);
+
+        // Only the folder the index names is needed; older epochs would make the folder grow with every epoch.
+        foreach (var old in Directory.EnumerateDirectories(directory, "epoch-*"))
+        {
+            if (!string.Equals(Path.GetFileName(old), epochFolder, StringComparison.Ordinal))
+            {
+                DeleteIfPresent(old);
+            }
+        }
+    }
+
+    /// <summary>Restores parameter values and optimizer state; returns the records of the completed epochs.</summary>
+    /// <exception cref="InvalidDataException">The checkpoint belongs to another configuration, or is damaged.</exception>
+    public static IReadOnlyList<EpochRecord> Load(
+        string directory,
+        CheckpointFingerprint expected,
+        IOptimizer optimizer,
+        IOptimizerCheckpointer checkpointer)
+    {
+        var state = ReadIndex(directory);
+        if (state.Fingerprint != expected)
+        {
+            throw new InvalidDataException(
+                $"The checkpoint in '{directory}' belongs to another run ({Describe(state.Fingerprint)}); this run is {Describe(expected)}. " +
+                "Use another --checkpoint folder or the original settings.");
+        }
+
+        var folder = Path.Combine(directory, state.EpochFolder);
+        if (!Directory.Exists(folder))
+        {
+            throw new InvalidDataException($"The checkpoint index in '{directory}' names '{state.EpochFolder}', which is missing.");
+        }
+
+        checkpointer.Load(optimizer, folder);
+        return state.Epochs;
+    }
+
+    private static string Describe(CheckpointFingerprint f) =>
+        $"model {f.Model}, optimizer {f.Optimizer}, batch {f.BatchSize}, seed {f.Seed}, {f.TrainExamples} training examples, parameters {f.Parameters}";
+
+    private static void DeleteIfPresent(string folder)
+    {
+        if (Directory.Exists(folder))
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+}

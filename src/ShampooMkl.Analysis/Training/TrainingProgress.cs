@@ -1,0 +1,44 @@
+namespace ShampooMkl.Analysis.Training;
+
+/// <summary>The state of a run after one step, for progress bars and status lines.</summary>
+/// <param name="Epoch">Current epoch, 1-based.</param>
+/// <param name="Epochs">Epochs planned.</param>
+/// <param name="Step">Steps done in this epoch, 1-based.</param>
+/// <param name="StepsPerEpoch">Steps (batches) per epoch.</param>
+/// <param name="BatchLoss">Loss of the batch just processed.</param>
+/// <param name="MeanLoss">Mean batch loss of the epoch so far.</param>
+/// <param name="StepsPerSecond">Steps per second in this epoch so far.</param>
+/// <param name="LastTestAccuracy">Test accuracy after the previous epoch, or null in the first.</param>
+public readonly record struct TrainingProgress(
+    int Epoch,
+    int Epochs,
+    int Step,
+    int StepsPerEpoch,
+    double BatchLoss,
+    double MeanLoss,
+    double StepsPerSecond,
+    double? LastTestAccuracy)
+{
+    /// <summary>Fraction of the whole run completed, in [0, 1].</summary>
+    public double Fraction => ((double)(Epoch - 1) * StepsPerEpoch + Step) / ((double)Epochs * StepsPerEpoch);
+}
+
+/// <summary>Receives a run's progress; every method defaults to doing nothing.</summary>
+/// <remarks>Called on the training thread between steps, so an observer should be quick (a progress bar, not I/O per step).</remarks>
+public interface ITrainingObserver
+{
+    /// <summary>A run starts (or resumes) with <paramref name="firstEpoch"/>.</summary>
+    void OnRunStarted(int firstEpoch, int epochs, int stepsPerEpoch)
+    {
+    }
+
+    /// <summary>A step finished.</summary>
+    void OnStep(in TrainingProgress progress)
+    {
+    }
+
+    /// <summary>An epoch finished and was evaluated (and checkpointed when enabled).</summary>
+    void OnEpochCompleted(EpochRecord record)
+    {
+    }
+}

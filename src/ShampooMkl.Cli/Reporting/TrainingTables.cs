@@ -1,0 +1,77 @@
+using System.Globalization;
+using ShampooMkl.Analysis.Training;
+using Spectre.Console;
+
+namespace ShampooMkl.Cli.Reporting;
+
+/// <summary>Spectre.Console tables for training results: per epoch for one run, per run for a comparison.</summary>
+internal static class TrainingTables
+{
+    /// <summary>One row per epoch of a run.</summary>
+    public static Table Epochs(TrainingReport report)
+    {
+        var table = new Table()
+            .Title(Markup.Escape($"{report.Model} / {report.Optimizer}"))
+            .AddColumn("Epoch")
+            .AddColumn(new TableColumn("Train loss").RightAligned())
+            .AddColumn(new TableColumn("Test loss").RightAligned())
+            .AddColumn(new TableColumn("Test acc.").RightAligned())
+            .AddColumn(new TableColumn("Time (s)").RightAligned())
+            .AddColumn(new TableColumn("Refresh (s)").RightAligned())
+            .AddColumn(new TableColumn("Steps/s").RightAligned())
+            .AddColumn(new TableColumn("Skipped").RightAligned());
+        foreach (var e in report.Epochs)
+        {
+            table.AddRow(
+                F($"{e.Epoch}"),
+                F($"{e.TrainLoss:0.0000}"),
+                F($"{e.TestLoss:0.0000}"),
+                F($"{e.TestAccuracy * 100:0.00}%"),
+                F($"{e.WallSeconds:0.00}"),
+                F($"{e.RefreshSeconds:0.00}"),
+                F($"{e.StepsPerSecond:0.0}"),
+                F($"{e.SkippedSteps}"));
+        }
+
+        return table;
+    }
+
+    /// <summary>One row per run with its final epoch and total times.</summary>
+    public static Table Comparison(IReadOnlyList<TrainingReport> runs, string? title = null)
+    {
+        var table = new Table()
+            .Title(Markup.Escape(title ?? "Comparison"))
+            .AddColumn("Optimizer")
+            .AddColumn(new TableColumn("LR").RightAligned())
+            .AddColumn(new TableColumn("Test acc.").RightAligned())
+            .AddColumn(new TableColumn("Test loss").RightAligned())
+            .AddColumn(new TableColumn("Train loss").RightAligned())
+            .AddColumn(new TableColumn("Train time (s)").RightAligned())
+            .AddColumn(new TableColumn("Refresh time (s)").RightAligned())
+            .AddColumn(new TableColumn("Skipped").RightAligned());
+        var best = runs.Where(r => r.Final is not null).Select(r => r.Final!.TestAccuracy).DefaultIfEmpty(double.NaN).Max();
+        foreach (var run in runs)
+        {
+            var last = run.Final;
+            var accuracy = last is null ? "–" : F($"{last.TestAccuracy * 100:0.00}%");
+            if (last is not null && last.TestAccuracy == best && runs.Count > 1)
+            {
+                accuracy = $"[bold green]{accuracy}[/]";
+            }
+
+            table.AddRow(
+                Markup.Escape(run.Optimizer),
+                Markup.Escape(run.Hyperparameters.TryGetValue("lr", out var lr) ? lr : "?"),
+                accuracy,
+                last is null ? "–" : F($"{last.TestLoss:0.0000}"),
+                last is null ? "–" : F($"{last.TrainLoss:0.0000}"),
+                F($"{run.TotalTrainSeconds:0.00}"),
+                F($"{run.TotalRefreshSeconds:0.00}"),
+                F($"{run.Epochs.Sum(e => e.SkippedSteps)}"));
+        }
+
+        return table;
+    }
+
+    private static string F(FormattableString value) => value.ToString(CultureInfo.InvariantCulture);
+}

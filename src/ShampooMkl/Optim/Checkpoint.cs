@@ -1,0 +1,368 @@
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
+using ShampooMkl.Preconditioning;
+
+namespace ShampooMkl.Optim;
+
+/// <summary>What a checkpoint file holds, as read by <see cref="Checkpoint.Read"/>.</summary>
+/// <param name="Kind">The optimizer kind (<see cref="ICheckpointable.CheckpointKind"/>).</param>
+/// <param name="Signature">The optimizer's <see cref="ICheckpointable.CheckpointSignature"/> when it was saved.</param>
+/// <param name="Options">The options as text, for people.</param>
+/// <param name="Statistics">The counters and log at save time.</param>
+/// <param name="Tensors">The complete state, <see cref="ICheckpointable.ExportState"/>'s list.</param>
+public sealed record CheckpointContents(
+    string Kind, IReadOnlyList<string> Signature, string Options, OptimizerStatistics Statistics, IReadOnlyList<StateTensor> Tensors);
+
+/// <summary>Saves and restores an optimizer's complete state (parameters included) in one versioned, checksummed binary file.</summary>
+/// <remarks>
+/// <para>Layout, little-endian:</para>
+/// <list type="number">
+/// <item>magic: the 8 ASCII bytes <c>SHMPCKPT</c>;</item>
+/// <item>format version: int32, currently <see cref="FormatVersion"/>;</item>
+/// <item>payload length: int64;</item>
+/// <item>payload: kind, signature lines, options text, statistics (counters, times in ticks, log), then the tensors —
+/// each a name, an element type (4 = fp32, stored when every value is exactly an fp32; 8 = fp64), rank, dimensions,
+/// element count and raw values. Strings are length-prefixed UTF-8;</item>
+/// <item>SHA-256 of everything before it (magic, version, length and payload).</item>
+/// </list>
+/// <para>Saving writes a temporary file in the target folder and moves it over the target, so a crash never leaves a
+/// half-written checkpoint under the real name. Loading checks magic, version, length and checksum, then the optimizer
+/// kind and signature (parameter names, shapes, groups, and the options that give the state its meaning), then every
+/// tensor; any failure throws <see cref="InvalidDataException"/> and leaves the optimizer as it was. Options outside
+/// the signature (learning rate, schedule, weight decay, Nesterov, ε, frequencies…) may differ: the live optimizer's
+/// values apply from the next step, while each block's current ε is state and is restored.</para>
+/// <para>Resuming gives bit-identical parameters to an uninterrupted run on the same machine and BLAS settings (with
+/// MKL across machines, also fix <c>MKL_CBWR</c>).</para>
+/// </remarks>
+public static class Checkpoint
+{
+    /// <summary>The format version this build writes and reads.</summary>
+    public const int FormatVersion = 1;
+
+    private const int HeaderLength = 8 + 4 + 8;
+    private const int ChecksumLength = 32;
+    private const byte Single = 4;
+    private const byte Double = 8;
+    private const int MaxRank = 16;
+
+    /// <summary>The first 8 bytes of every checkpoint.</summary>
+    public static ReadOnlySpan<byte> Magic => "SHMPCKPT"u8;
+
+    /// <summary>Writes the complete state of <paramref name="optimizer"/> to <paramref name="path"/>, atomically.</summary>
+    /// <exception cref="IOException">The file could not be written (the previous file, if any, is unchanged).</exception>
+    public static void Save(ICheckpointable optimizer, string path)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (!BitConverter.IsLittleEndian)
+        {
+            throw new PlatformNotSupportedException("Checkpoints are written little-endian; this machine is big-endian.");
+        }
+
+        var bytes = Serialize(optimizer);
+        var full = Path.GetFullPath(path);
+        var folder = Path.GetDirectoryName(full) ?? ".";
+        Directory.CreateDirectory(folder);
+        var temp = Path.Combine(folder, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            {
+                stream.Write(bytes);
+                stream.Flush(flushToDisk: true);
+            }
+
+            File.Move(temp, full, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temp))
+            {
+                File.Delete(temp);
+            }
+        }
+    }
+
+    /// <summary>Restores <paramref name="optimizer"/> (state, parameters and statistics) from <paramref name="path"/>.</summary>
+    /// <exception cref="InvalidDataException">Not a checkpoint, another format version, truncated or altered, or saved from
+    /// another kind of optimizer, another model or incompatible options; the optimizer is unchanged.</exception>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
+    public static void Load(ICheckpointable optimizer, string path)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        var contents = Read(path);
+        if (contents.Kind != optimizer.CheckpointKind)
+        {
+            throw new InvalidDataException($"'{path}' holds the state of the {contents.Kind} optimizer; it cannot be loaded into {optimizer.CheckpointKind}.");
+        }
+
+        CheckSignature(path, contents.Signature, optimizer.CheckpointSignature);
+        optimizer.ImportState(contents.Tensors);
+        var s = optimizer.Statistics;
+        var saved = contents.Statistics;
+        s.SkippedSteps = saved.SkippedSteps;
+        s.RootRefreshes = saved.RootRefreshes;
+        s.RefreshedBlocks = saved.RefreshedBlocks;
+        s.FailedRootBlocks = saved.FailedRootBlocks;
+        s.RefreshTime = saved.RefreshTime;
+        s.StepTime = saved.StepTime;
+        s.Log.Clear();
+        s.Log.AddRange(saved.Log);
+    }
+
+    /// <summary>Reads and verifies a checkpoint without loading it into an optimizer.</summary>
+    /// <exception cref="InvalidDataException">Not a checkpoint, another format version, truncated or altered.</exception>
+    public static CheckpointContents Read(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        return Parse(File.ReadAllBytes(path), path);
+    }
+
+    private static void CheckSignature(string path, IReadOnlyList<string> saved, IReadOnlyList<string> live)
+    {
+        for (var i = 0; i < Math.Max(saved.Count, live.Count); i++)
+        {
+            var a = i < saved.Count ? saved[i] : "(nothing)";
+            var b = i < live.Count ? live[i] : "(nothing)";
+            if (a != b)
+            {
+                throw new InvalidDataException(
+                    $"'{path}' was saved from another model or incompatible options. Parameter {i}:{Environment.NewLine}" +
+                    $"  checkpoint: {a}{Environment.NewLine}  optimizer:  {b}");
+            }
+        }
+    }
+
+    private static byte[] Serialize(ICheckpointable optimizer)
+    {
+        using var payload = new MemoryStream();
+        using (var w = new BinaryWriter(payload, Encoding.UTF8, leaveOpen: true))
+        {
+            w.Write(optimizer.CheckpointKind);
+            var signature = optimizer.CheckpointSignature;
+            w.Write(signature.Count);
+            foreach (var line in signature)
+            {
+                w.Write(line);
+            }
+
+            w.Write(optimizer.DescribeOptions());
+            var s = optimizer.Statistics;
+            w.Write(s.SkippedSteps);
+            w.Write(s.RootRefreshes);
+            w.Write(s.RefreshedBlocks);
+            w.Write(s.FailedRootBlocks);
+            w.Write(s.RefreshTime.Ticks);
+            w.Write(s.StepTime.Ticks);
+            w.Write(s.Log.Count);
+            foreach (var entry in s.Log)
+            {
+                w.Write(entry);
+            }
+
+            var tensors = optimizer.ExportState();
+            w.Write(tensors.Count);
+            foreach (var t in tensors)
+            {
+                WriteTensor(w, t);
+            }
+        }
+
+        var body = payload.GetBuffer().AsSpan(0, (int)payload.Length);
+        var file = new byte[HeaderLength + body.Length + ChecksumLength];
+        Magic.CopyTo(file);
+        BitConverter.TryWriteBytes(file.AsSpan(8), FormatVersion);
+        BitConverter.TryWriteBytes(file.AsSpan(12), (long)body.Length);
+        body.CopyTo(file.AsSpan(HeaderLength));
+        SHA256.HashData(file.AsSpan(0, HeaderLength + body.Length), file.AsSpan(HeaderLength + body.Length));
+        return file;
+    }
+
+    private static void WriteTensor(BinaryWriter w, StateTensor t)
+    {
+        w.Write(t.Name);
+        // Most state is fp32 (parameters, fp32 factors); storing it as such halves the file and loses nothing.
+        var exactSingle = true;
+        foreach (var x in t.Data)
+        {
+            if ((double)(float)x != x)
+            {
+                exactSingle = false;
+                break;
+            }
+        }
+
+        w.Write(exactSingle ? Single : Double);
+        w.Write(t.Shape.Length);
+        foreach (var d in t.Shape)
+        {
+            w.Write(d);
+        }
+
+        w.Write(t.Data.Length);
+        if (exactSingle)
+        {
+            var narrow = new float[t.Data.Length];
+            Precision.Convert<double, float>(t.Data, narrow);
+            w.Write(MemoryMarshal.AsBytes(narrow.AsSpan()));
+        }
+        else
+        {
+            w.Write(MemoryMarshal.AsBytes(t.Data.AsSpan()));
+        }
+    }
+
+    private static CheckpointContents Parse(byte[] file, string path)
+    {
+        if (file.Length < Magic.Length || !file.AsSpan(0, Magic.Length).SequenceEqual(Magic))
+        {
+            throw new InvalidDataException($"'{path}' is not a ShampooMkl checkpoint (its first bytes are not 'SHMPCKPT').");
+        }
+
+        if (file.Length < HeaderLength + ChecksumLength)
+        {
+            throw new InvalidDataException($"'{path}' is truncated: {file.Length} bytes is shorter than an empty checkpoint.");
+        }
+
+        var version = BitConverter.ToInt32(file, 8);
+        if (version != FormatVersion)
+        {
+            throw new InvalidDataException(
+                $"'{path}' has checkpoint format version {version}; this build reads version {FormatVersion} only.");
+        }
+
+        var length = BitConverter.ToInt64(file, 12);
+        var expected = HeaderLength + length + ChecksumLength;
+        if (length < 0 || expected != file.Length)
+        {
+            throw new InvalidDataException(
+                $"'{path}' is truncated or padded: its header announces {expected} bytes, the file has {file.Length}.");
+        }
+
+        var payloadEnd = HeaderLength + (int)length;
+        Span<byte> hash = stackalloc byte[ChecksumLength];
+        SHA256.HashData(file.AsSpan(0, payloadEnd), hash);
+        if (!hash.SequenceEqual(file.AsSpan(payloadEnd, ChecksumLength)))
+        {
+            throw new InvalidDataException($"'{path}' is corrupted: its SHA-256 checksum does not match its contents.");
+        }
+
+        try
+        {
+            using var r = new BinaryReader(new MemoryStream(file, HeaderLength, (int)length, writable: false), Encoding.UTF8);
+            var kind = r.ReadString();
+            var signature = ReadStrings(r);
+            var options = r.ReadString();
+            var statistics = new OptimizerStatistics
+            {
+                SkippedSteps = r.ReadInt64(),
+                RootRefreshes = r.ReadInt64(),
+                RefreshedBlocks = r.ReadInt64(),
+                FailedRootBlocks = r.ReadInt64(),
+                RefreshTime = TimeSpan.FromTicks(r.ReadInt64()),
+                StepTime = TimeSpan.FromTicks(r.ReadInt64()),
+            };
+            statistics.Log.AddRange(ReadStrings(r));
+            var count = ReadCount(r, "tensor count");
+            var tensors = new List<StateTensor>(Math.Min(count, 1 << 16));
+            for (var i = 0; i < count; i++)
+            {
+                tensors.Add(ReadTensor(r));
+            }
+
+            if (r.BaseStream.Position != r.BaseStream.Length)
+            {
+                throw new InvalidDataException("bytes left over after the last tensor");
+            }
+
+            return new CheckpointContents(kind, signature, options, statistics, tensors);
+        }
+        catch (Exception e) when (e is EndOfStreamException or InvalidDataException or ArgumentException or OverflowException or DecoderFallbackException)
+        {
+            // The checksum matched, so the writer itself produced this: say so rather than blaming the disk.
+            throw new InvalidDataException($"'{path}' has a valid checksum but a malformed payload ({e.Message}).", e);
+        }
+    }
+
+    private static string[] ReadStrings(BinaryReader r)
+    {
+        var count = ReadCount(r, "string count");
+        var result = new string[count];
+        for (var i = 0; i < count; i++)
+        {
+            result[i] = r.ReadString();
+        }
+
+        return result;
+    }
+
+    private static int ReadCount(BinaryReader r, string what)
+    {
+        var count = r.ReadInt32();
+        if (count < 0 || count > r.BaseStream.Length - r.BaseStream.Position)
+        {
+            throw new InvalidDataException($"{what} {count} is impossible at this point of the payload");
+        }
+
+        return count;
+    }
+
+    private static StateTensor ReadTensor(BinaryReader r)
+    {
+        var name = r.ReadString();
+        var type = r.ReadByte();
+        if (type is not (Single or Double))
+        {
+            throw new InvalidDataException($"tensor '{name}' has unknown element type {type}");
+        }
+
+        var rank = r.ReadInt32();
+        if (rank is < 0 or > MaxRank)
+        {
+            throw new InvalidDataException($"tensor '{name}' has rank {rank}");
+        }
+
+        var shape = new int[rank];
+        var product = 1L;
+        for (var d = 0; d < rank; d++)
+        {
+            shape[d] = r.ReadInt32();
+            if (shape[d] < 0)
+            {
+                throw new InvalidDataException($"tensor '{name}' has a negative dimension");
+            }
+
+            product *= shape[d];
+        }
+
+        var count = r.ReadInt32();
+        // A scalar has rank 0 and one value; an empty eigenbasis has shape [0] and none.
+        if (count < 0 || count != product || (long)count * type > r.BaseStream.Length - r.BaseStream.Position)
+        {
+            throw new InvalidDataException($"tensor '{name}' declares {count} values for shape [{string.Join("×", shape)}]");
+        }
+
+        var data = new double[count];
+        if (type == Single)
+        {
+            var narrow = new float[count];
+            ReadExactly(r, MemoryMarshal.AsBytes(narrow.AsSpan()));
+            Precision.Convert<float, double>(narrow, data);
+        }
+        else
+        {
+            ReadExactly(r, MemoryMarshal.AsBytes(data.AsSpan()));
+        }
+
+        return new StateTensor(name, shape, data);
+    }
+
+    private static void ReadExactly(BinaryReader r, Span<byte> into)
+    {
+        if (r.Read(into) != into.Length)
+        {
+            throw new EndOfStreamException("a tensor's values end early");
+        }
+    }
+}

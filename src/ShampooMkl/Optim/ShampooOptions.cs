@@ -1,0 +1,241 @@
+using System.Globalization;
+using ShampooMkl.Linalg;
+using ShampooMkl.Preconditioning;
+
+namespace ShampooMkl.Optim;
+
+/// <summary>Every setting of the <see cref="Optim.Shampoo"/> optimizer, immutable, with Distributed Shampoo's names and (mostly) its defaults.</summary>
+/// <remarks>
+/// Start from <see cref="Shampoo"/> or <see cref="ShampooSquared"/> and change what you need with <c>with { … }</c>.
+/// Where a default differs from Distributed Shampoo (DS) the property says so and why.
+/// <see cref="Validate"/> runs in the optimizer's constructor; an invalid value throws
+/// <see cref="ArgumentOutOfRangeException"/> naming the property.
+/// </remarks>
+public sealed record ShampooOptions
+{
+    /// <summary>Classic Shampoo (Gupta et al. 2018): L^{-1/4}·G·R^{-1/4}, with all other defaults.</summary>
+    public static ShampooOptions Shampoo { get; } = new();
+
+    /// <summary>Shampoo² (Morwani et al.): √Tr(H)·L^{-1/2}·G·R^{-1/2}, i.e. <see cref="Root"/> 2 with <see cref="TraceNormalized"/>.</summary>
+    public static ShampooOptions ShampooSquared { get; } = new() { Root = 2, TraceNormalized = true };
+
+    /// <summary>Base learning rate η (before <see cref="Schedule"/>); default 0.01 (DS's default, an Adagrad-scale rate
+    /// because the default grafting is Adagrad).</summary>
+    public double LearningRate { get; init; } = 0.01;
+
+    /// <summary>Multiplier on <see cref="LearningRate"/> per step; default <see cref="LearningRateSchedule.Constant"/>.</summary>
+    public LearningRateSchedule Schedule { get; init; } = LearningRateSchedule.Constant;
+
+    /// <summary>Momentum β₁ in [0, 1): m ← β₁·m + (1−β₁)·d on the grafted direction d; 0 disables it. Default 0.9.</summary>
+    public double Beta1 { get; init; } = 0.9;
+
+    /// <summary>Nesterov momentum: step along β₁·m̂ + (1−β₁)·d instead of m̂; needs <see cref="Beta1"/> &gt; 0. Default false.</summary>
+    public bool Nesterov { get; init; }
+
+    /// <summary>β₂ in (0, 1] of the statistics: L ← β₂·L + (1−β₂)·G·Gᵀ; 1 (default, as DS) keeps plain sums like Adagrad.</summary>
+    public double Beta2 { get; init; } = 1.0;
+
+    /// <summary>ε ≥ 0 added to the clamped eigenvalues of L and R before the root; default 1e-12 (DS).</summary>
+    /// <remarks>Relative to the eigenvalues of Σ G·Gᵀ, so it is a regulariser only for directions never seen by the
+    /// gradients; it grows per block by <see cref="EpsilonGrowthOnFailure"/> after a failed root.</remarks>
+    public double Epsilon { get; init; } = 1e-12;
+
+    /// <summary>Decoupled (AdamW-style) weight decay λ ≥ 0: W ← W − η·λ·W each step, outside momentum and grafting. Default 0.</summary>
+    public double WeightDecay { get; init; }
+
+    /// <summary>Largest side of a preconditioner block; matrices are cut into blocks of at most this size. Default 1024 (DS).</summary>
+    public int MaxPreconditionerDim { get; init; } = 1024;
+
+    /// <summary>Roots are recomputed every this many steps (after the start step). Default 10.</summary>
+    /// <remarks>DS defaults to 1, which on a CPU makes the O(d³) eigendecompositions dominate a step; 10 amortises them
+    /// while the statistics (sums) change little between refreshes.</remarks>
+    public int PreconditionFrequency { get; init; } = 10;
+
+    /// <summary>First step (1-based) that uses Shampoo; before it the grafting direction alone is used (the raw gradient
+    /// with no grafting). Roots are computed at this step and at every multiple of <see cref="PreconditionFrequency"/>
+    /// after it. Default null: the same as <see cref="PreconditionFrequency"/> (DS's −1).</summary>
+    public int? StartPreconditioningStep { get; init; }
+
+    /// <summary>The root p in L^{-1/p}; any positive number (4 = Shampoo, default; 2 = Shampoo²).</summary>
+    public double Root { get; init; } = 4;
+
+    /// <summary>Scale the direction by Tr(H)^{1/p}, approximating H by (L⊗R / Tr H)^{2/p} (Shampoo²). Default false.</summary>
+    public bool TraceNormalized { get; init; }
+
+    /// <summary>Per-block learning-rate grafting; default <see cref="GraftingType.Adagrad"/>.</summary>
+    /// <remarks>DS defaults to none, but its documentation calls grafting the key ingredient for Shampoo in practice;
+    /// Adagrad matches the default β₂ = 1 statistics.</remarks>
+    public GraftingType Grafting { get; init; } = GraftingType.Adagrad;
+
+    /// <summary>ε of the grafting method, added to √v; null (default) means DS's default for the type:
+    /// 1e-10 for Adagrad, 1e-8 for RMSprop and Adam. Only valid with those three.</summary>
+    public double? GraftingEpsilon { get; init; }
+
+    /// <summary>β of the grafting method's second moment; null (default) means DS's default for the type:
+    /// 0.99 for RMSprop, 0.999 for Adam. Only valid with those two (Adagrad always sums).</summary>
+    public double? GraftingBeta2 { get; init; }
+
+    /// <summary>Bias correction of the EMAs: momentum (m / (1 − β₁ᵗ)) and statistics (L / (1 − β₂ᵗ)). Default true (DS).</summary>
+    /// <remarks>Adam grafting is always bias-corrected and RMSprop grafting never is (DS); this flag does not change them.</remarks>
+    public bool BiasCorrection { get; init; } = true;
+
+    /// <summary>Precision of statistics, roots, direction and momentum; default <see cref="Optim.FactorPrecision.Double"/>.</summary>
+    /// <remarks>DS defaults to fp32. But fp32 statistics carry rounding of about 6e-8·λ_max, so every eigenvalue below
+    /// that is noise which ε = 1e-12 does not regularise and L^{-1/p} amplifies (p = 2 most). On an ill-conditioned
+    /// least-squares test (TrainingTests) Shampoo² with the default ε reaches 1e-5 of the loss in fp64 and diverges in
+    /// fp32. fp64 costs twice the factor memory and BLAS time; with fp32, raise <see cref="Epsilon"/> to ≳ 1e-8·λ_max.</remarks>
+    public FactorPrecision FactorPrecision { get; init; } = FactorPrecision.Double;
+
+    /// <summary>Full <c>syevd</c> at every refresh (default), or a warm start from the previous eigenbasis.</summary>
+    public InverseRootMethod RootMethod { get; init; } = InverseRootMethod.Eigendecomposition;
+
+    /// <summary>With <see cref="InverseRootMethod.EigenbasisWarmStart"/>, every K-th refresh is a full eigendecomposition. Default 10.</summary>
+    public int FullEigendecompositionEvery { get; init; } = 10;
+
+    /// <summary>Factor ≥ 1 by which a block's ε grows after its root computation failed. Default 10.</summary>
+    public double EpsilonGrowthOnFailure { get; init; } = 10;
+
+    /// <summary>ε added to √v in the diagonal (Adagrad/RMSprop-style, β₂ = <see cref="Beta2"/>) preconditioner of 1-D
+    /// parameters, which have nothing to factor. Default 1e-10 (Adagrad's).</summary>
+    public double DiagonalEpsilon { get; init; } = 1e-10;
+
+    /// <summary>Most blocks whose roots are computed at once; 0 (default) means <see cref="Environment.ProcessorCount"/>.
+    /// Read from the optimizer's default options only (not per group).</summary>
+    public int RefreshParallelism { get; init; }
+
+    /// <summary>The start step in force: <see cref="StartPreconditioningStep"/>, or <see cref="PreconditionFrequency"/> when unset.</summary>
+    public int EffectiveStartPreconditioningStep => StartPreconditioningStep ?? PreconditionFrequency;
+
+    /// <summary>The grafting ε in force (see <see cref="GraftingEpsilon"/>).</summary>
+    public double EffectiveGraftingEpsilon => GraftingEpsilon ?? (Grafting == GraftingType.Adagrad ? 1e-10 : 1e-8);
+
+    /// <summary>The grafting β in force: 1 for Adagrad (and for None/Sgd, which keep no second moment).</summary>
+    public double EffectiveGraftingBeta2 => Grafting switch
+    {
+        GraftingType.RmsProp => GraftingBeta2 ?? 0.99,
+        GraftingType.Adam => GraftingBeta2 ?? 0.999,
+        _ => 1.0,
+    };
+
+    /// <summary>The refresh parallelism in force (see <see cref="RefreshParallelism"/>).</summary>
+    public int EffectiveRefreshParallelism => RefreshParallelism > 0 ? RefreshParallelism : Environment.ProcessorCount;
+
+    /// <summary>Whether the grafting method keeps a second-moment accumulator.</summary>
+    internal bool GraftingHasState => Grafting is GraftingType.Adagrad or GraftingType.RmsProp or GraftingType.Adam;
+
+    /// <summary>The per-block options each <see cref="ShampooPreconditioner{T}"/> is built with.</summary>
+    public ShampooPreconditionerOptions ToPreconditionerOptions() => new()
+    {
+        Root = Root,
+        TraceNormalized = TraceNormalized,
+        Epsilon = Epsilon,
+        Beta2 = Beta2,
+        BiasCorrection = BiasCorrection,
+        RootMethod = RootMethod,
+        FullEigendecompositionEvery = FullEigendecompositionEvery,
+        EpsilonGrowthOnFailure = EpsilonGrowthOnFailure,
+    };
+
+    /// <summary>Throws with a clear message naming the first invalid property.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A value out of its documented range.</exception>
+    /// <exception cref="ArgumentException">Settings that contradict each other (e.g. Nesterov without momentum).</exception>
+    public void Validate()
+    {
+        if (!(LearningRate >= 0) || double.IsInfinity(LearningRate))
+        {
+            throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "The learning rate must be finite and ≥ 0.");
+        }
+
+        ArgumentNullException.ThrowIfNull(Schedule, nameof(Schedule));
+        Schedule.Validate();
+        if (!(Beta1 >= 0 && Beta1 < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Beta1), Beta1, "Momentum β₁ must be in [0, 1).");
+        }
+
+        if (Nesterov && Beta1 == 0)
+        {
+            throw new ArgumentException("Nesterov momentum needs Beta1 > 0.", nameof(Nesterov));
+        }
+
+        if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay))
+        {
+            throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "Weight decay must be finite and ≥ 0.");
+        }
+
+        if (MaxPreconditionerDim < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxPreconditionerDim), MaxPreconditionerDim, "Must be at least 1.");
+        }
+
+        if (PreconditionFrequency < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(PreconditionFrequency), PreconditionFrequency, "Must be at least 1.");
+        }
+
+        if (StartPreconditioningStep is < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(StartPreconditioningStep), StartPreconditioningStep,
+                "Must be at least 1 (steps are counted from 1), or null for PreconditionFrequency.");
+        }
+
+        if (!Enum.IsDefined(Grafting))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Grafting), Grafting, "Unknown grafting type.");
+        }
+
+        if (GraftingEpsilon is { } ge)
+        {
+            if (!GraftingHasState)
+            {
+                throw new ArgumentException($"GraftingEpsilon applies to Adagrad, RmsProp and Adam grafting, not {Grafting}.", nameof(GraftingEpsilon));
+            }
+
+            if (!(ge > 0) || double.IsInfinity(ge))
+            {
+                throw new ArgumentOutOfRangeException(nameof(GraftingEpsilon), ge, "The grafting ε must be finite and > 0.");
+            }
+        }
+
+        if (GraftingBeta2 is { } gb)
+        {
+            if (Grafting is not (GraftingType.RmsProp or GraftingType.Adam))
+            {
+                throw new ArgumentException($"GraftingBeta2 applies to RmsProp and Adam grafting, not {Grafting} (Adagrad always sums).", nameof(GraftingBeta2));
+            }
+
+            if (!(gb > 0 && gb <= 1))
+            {
+                throw new ArgumentOutOfRangeException(nameof(GraftingBeta2), gb, "The grafting β must be in (0, 1].");
+            }
+        }
+
+        if (!Enum.IsDefined(FactorPrecision))
+        {
+            throw new ArgumentOutOfRangeException(nameof(FactorPrecision), FactorPrecision, "Unknown precision.");
+        }
+
+        if (!Enum.IsDefined(RootMethod))
+        {
+            throw new ArgumentOutOfRangeException(nameof(RootMethod), RootMethod, "Unknown root method.");
+        }
+
+        if (!(DiagonalEpsilon >= 0) || double.IsInfinity(DiagonalEpsilon))
+        {
+            throw new ArgumentOutOfRangeException(nameof(DiagonalEpsilon), DiagonalEpsilon, "Must be finite and ≥ 0.");
+        }
+
+        if (RefreshParallelism < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(RefreshParallelism), RefreshParallelism, "Must be ≥ 0 (0 = one per processor).");
+        }
+
+        // Root, TraceNormalized, Epsilon, Beta2, FullEigendecompositionEvery and EpsilonGrowthOnFailure.
+        ToPreconditionerOptions().Validate();
+    }
+
+    /// <summary>The settings that give stored state its meaning; a checkpoint only loads where these are equal.</summary>
+    internal string StructuralSignature() => string.Create(CultureInfo.InvariantCulture,
+        $"precision={FactorPrecision} maxDim={MaxPreconditionerDim} beta2={Beta2:R} root={Root:R} traceNormalized={TraceNormalized} " +
+        $"momentum={Beta1 > 0} grafting={Grafting} graftingBeta2={EffectiveGraftingBeta2:R}");
+}

@@ -1,0 +1,306 @@
+using System.Numerics;
+using ShampooMkl.Memory;
+using ShampooMkl.Native;
+using ShampooMkl.Preconditioning;
+
+namespace ShampooMkl.Optim;
+
+/// <summary>Everything <see cref="Shampoo"/> keeps for one parameter, independent of the factor precision.</summary>
+internal abstract class ShampooParameterState : IDisposable
+{
+    protected ShampooParameterState(Parameter parameter, ShampooOptions options)
+    {
+        Parameter = parameter;
+        Options = options;
+    }
+
+    public Parameter Parameter { get; }
+
+    public ShampooOptions Options { get; }
+
+    /// <summary>Kronecker blocks whose roots are refreshed (0 for a vector).</summary>
+    public abstract int BlockCount { get; }
+
+    /// <summary>The preconditioner of the parameter (blocked Shampoo or diagonal).</summary>
+    public abstract IPreconditioner Preconditioner { get; }
+
+    /// <summary>(b) Copies the validated gradient into the factor precision and accumulates every statistic.</summary>
+    public abstract void AccumulateStatistics();
+
+    /// <summary>(c) Recomputes the roots of one block; safe to call for different blocks concurrently.</summary>
+    public abstract RootRefreshResult RefreshBlock(int block);
+
+    /// <summary>(d)–(g) Direction, grafting, momentum, weight decay and the parameter update for step <paramref name="step"/>.</summary>
+    public abstract void ApplyUpdate(long step, bool precondition, double learningRate);
+
+    /// <summary>Appends the state, names prefixed with <paramref name="prefix"/>.</summary>
+    public abstract void Export(List<StateTensor> into, string prefix);
+
+    /// <summary>Replaces the state from tensors whose prefix was already removed (structure checked by the caller).</summary>
+    public abstract void Import(IReadOnlyList<StateTensor> state);
+
+    public abstract void Dispose();
+
+    public static ShampooParameterState Create(Parameter parameter, ShampooOptions options, BlasLibrary? blas) =>
+        options.FactorPrecision == FactorPrecision.Double
+            ? new ShampooParameterState<double>(parameter, options, blas)
+            : new ShampooParameterState<float>(parameter, options, blas);
+}
+
+/// <summary>The state of one parameter with statistics, direction and momentum in <typeparamref name="T"/>.</summary>
+/// <remarks>Every buffer is allocated here, once; <see cref="AccumulateStatistics"/> and <see cref="ApplyUpdate"/>
+/// allocate nothing. The gradient is copied into an aligned buffer even when <typeparamref name="T"/> is float,
+/// because MKL's kernels may round differently for differently aligned inputs and a managed array's alignment
+/// changes from run to run: bit-exact resumption needs the same alignment every time.</remarks>
+internal sealed class ShampooParameterState<T> : ShampooParameterState where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private const string ValueName = "value";
+    private const string MomentumName = "momentum";
+    private const string ShampooPrefix = "shampoo.";
+    private const string DiagonalPrefix = "diagonal.";
+    private const string GraftingPrefix = "grafting.";
+
+    private readonly int rows;
+    private readonly int cols;
+    private readonly BlockedShampooPreconditioner<T>? shampoo;
+    private readonly DiagonalPreconditioner? diagonal;
+    private readonly DiagonalPreconditioner? grafting;
+    private readonly AlignedArray<T> gradient;
+    private readonly AlignedArray<T> direction;
+    private readonly AlignedArray<T>? momentum;
+
+    public ShampooParameterState(Parameter parameter, ShampooOptions options, BlasLibrary? blas)
+        : base(parameter, options)
+    {
+        try
+        {
+            if (parameter.IsMatrix)
+            {
+                rows = parameter.MatrixRows;
+                cols = parameter.MatrixCols;
+                shampoo = new BlockedShampooPreconditioner<T>(rows, cols, options.MaxPreconditionerDim, options.ToPreconditionerOptions(), blas);
+            }
+            else
+            {
+                rows = parameter.Length;
+                cols = 1;
+                diagonal = new DiagonalPreconditioner(parameter.Length, options.Beta2, options.DiagonalEpsilon, options.BiasCorrection);
+            }
+
+            if (options.GraftingHasState)
+            {
+                // Adam's second moment is bias-corrected by definition and RMSprop's is not (as in DS).
+                grafting = new DiagonalPreconditioner(parameter.Length, options.EffectiveGraftingBeta2, options.EffectiveGraftingEpsilon,
+                    biasCorrection: options.Grafting == GraftingType.Adam);
+            }
+
+            gradient = new AlignedArray<T>(parameter.Length);
+            direction = new AlignedArray<T>(parameter.Length);
+            momentum = options.Beta1 > 0 ? new AlignedArray<T>(parameter.Length) : null;
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public override int BlockCount => shampoo?.Blocks.Count ?? 0;
+
+    public override IPreconditioner Preconditioner => (IPreconditioner?)shampoo ?? diagonal!;
+
+    public override void AccumulateStatistics()
+    {
+        var g = gradient.Span;
+        Precision.Convert<float, T>(Parameter.Gradient, g);
+        if (shampoo is not null)
+        {
+            var whole = new ReadOnlyMatrixView<T>(g, rows, cols);
+            for (var b = 0; b < shampoo.Blocks.Count; b++)
+            {
+                shampoo.UpdateBlock(b, whole);
+            }
+        }
+        else
+        {
+            diagonal!.UpdateCore<T>(g);
+        }
+
+        grafting?.UpdateCore<T>(g);
+    }
+
+    public override RootRefreshResult RefreshBlock(int block) => shampoo!.Blocks[block].RefreshRoots();
+
+    public override void ApplyUpdate(long step, bool precondition, double learningRate)
+    {
+        var g = gradient.Span;
+        var d = direction.Span;
+        if (!precondition)
+        {
+            GraftingDirection(g, d);
+        }
+        else if (shampoo is not null)
+        {
+            var gv = new ReadOnlyMatrixView<T>(g, rows, cols);
+            var dv = new MatrixView<T>(d, rows, cols);
+            for (var b = 0; b < shampoo.Blocks.Count; b++)
+            {
+                shampoo.PreconditionBlock(b, gv, dv);
+                Graft(shampoo.Layout[b]);
+            }
+        }
+        else
+        {
+            diagonal!.PreconditionCore<T>(g, d);
+            // One row of the whole length: the row offset arithmetic in Graft stays valid and the loop runs once.
+            Graft(new MatrixBlock(0, 0, 0, 1, rows));
+        }
+
+        Update(step, learningRate);
+    }
+
+    /// <summary>The direction before preconditioning starts: the grafted method's own step (the gradient for None/Sgd).</summary>
+    private void GraftingDirection(Span<T> g, Span<T> d)
+    {
+        if (grafting is null)
+        {
+            g.CopyTo(d);
+        }
+        else
+        {
+            grafting.PreconditionCore<T>(g, d);
+        }
+    }
+
+    /// <summary>Rescales the block of the direction to the Frobenius norm the grafted method's step has on the same block.</summary>
+    /// <remarks>A block whose Shampoo direction is exactly zero stays zero (DS adds 1e-16 to the denominator instead,
+    /// which is scale-dependent; the results agree whenever the direction is not zero).</remarks>
+    private void Graft(MatrixBlock block)
+    {
+        if (Options.Grafting == GraftingType.None)
+        {
+            return;
+        }
+
+        var g = (ReadOnlySpan<T>)gradient.Span;
+        var d = direction.Span;
+        var correction = grafting?.Correction ?? 1.0;
+        var graftSquares = 0.0;
+        var shampooSquares = 0.0;
+        for (var i = 0; i < block.Rows; i++)
+        {
+            var offset = ((block.Row + i) * cols) + block.Col;
+            var gRow = g.Slice(offset, block.Cols);
+            var dRow = d.Slice(offset, block.Cols);
+            graftSquares += grafting is null ? SumOfSquares(gRow) : grafting.SumOfSquaredDirections(gRow, offset, correction);
+            shampooSquares += SumOfSquares(dRow);
+        }
+
+        var scale = T.CreateTruncating(shampooSquares > 0 ? Math.Sqrt(graftSquares) / Math.Sqrt(shampooSquares) : 0.0);
+        for (var i = 0; i < block.Rows; i++)
+        {
+            var dRow = d.Slice(((block.Row + i) * cols) + block.Col, block.Cols);
+            for (var j = 0; j < dRow.Length; j++)
+            {
+                dRow[j] *= scale;
+            }
+        }
+    }
+
+    private static double SumOfSquares(ReadOnlySpan<T> values)
+    {
+        // fp64 accumulation: a 1024×1024 block summed in fp32 would lose about three digits of its norm.
+        var sum = 0.0;
+        foreach (var v in values)
+        {
+            var x = double.CreateTruncating(v);
+            sum += x * x;
+        }
+
+        return sum;
+    }
+
+    /// <summary>(e)–(g): m ← β₁m + (1−β₁)d; u = m/c₁ or β₁m/c₁ + (1−β₁)d; W ← W·(1 − ηλ) − η·u.</summary>
+    private void Update(long step, double learningRate)
+    {
+        var o = Options;
+        var w = Parameter.Value.AsSpan();
+        var d = (ReadOnlySpan<T>)direction.Span;
+        var decay = T.CreateTruncating(1.0 - (learningRate * o.WeightDecay));
+        var lr = T.CreateTruncating(learningRate);
+        if (momentum is null)
+        {
+            for (var i = 0; i < w.Length; i++)
+            {
+                w[i] = float.CreateTruncating((T.CreateTruncating(w[i]) * decay) - (lr * d[i]));
+            }
+
+            return;
+        }
+
+        var m = momentum.Span;
+        var correction = o.BiasCorrection ? 1.0 - Math.Pow(o.Beta1, step) : 1.0;
+        var keep = T.CreateTruncating(o.Beta1);
+        var add = T.CreateTruncating(1.0 - o.Beta1);
+        var fromMomentum = T.CreateTruncating((o.Nesterov ? o.Beta1 : 1.0) / correction);
+        var fromDirection = o.Nesterov ? add : T.Zero;
+        for (var i = 0; i < w.Length; i++)
+        {
+            var mi = (keep * m[i]) + (add * d[i]);
+            m[i] = mi;
+            var u = (fromMomentum * mi) + (fromDirection * d[i]);
+            w[i] = float.CreateTruncating((T.CreateTruncating(w[i]) * decay) - (lr * u));
+        }
+    }
+
+    public override void Export(List<StateTensor> into, string prefix)
+    {
+        into.Add(StateTensor.From<float>(prefix + ValueName, Parameter.Value, [.. Parameter.Shape]));
+        if (momentum is not null)
+        {
+            into.Add(StateTensor.From<T>(prefix + MomentumName, momentum.Span, Parameter.Length));
+        }
+
+        if (shampoo is not null)
+        {
+            StateTransfer.AddPrefixed(into, prefix + ShampooPrefix, shampoo.ExportState());
+        }
+        else
+        {
+            StateTransfer.AddPrefixed(into, prefix + DiagonalPrefix, diagonal!.ExportState());
+        }
+
+        if (grafting is not null)
+        {
+            StateTransfer.AddPrefixed(into, prefix + GraftingPrefix, grafting.ExportState());
+        }
+    }
+
+    public override void Import(IReadOnlyList<StateTensor> state)
+    {
+        // The preconditioners validate their own parts before changing anything; the optimizer rolls back on failure.
+        var shampooState = StateTransfer.Under(state, ShampooPrefix);
+        var diagonalState = StateTransfer.Under(state, DiagonalPrefix);
+        var graftingState = StateTransfer.Under(state, GraftingPrefix);
+        var value = StateTransfer.Find(state, ValueName);
+        var saved = momentum is null ? null : StateTransfer.Find(state, MomentumName);
+        shampoo?.ImportState(shampooState);
+        diagonal?.ImportState(diagonalState);
+        grafting?.ImportState(graftingState);
+        Precision.Convert<double, float>(value.Data, Parameter.Value);
+        if (saved is not null)
+        {
+            Precision.Convert<double, T>(saved.Data, momentum!.Span);
+        }
+    }
+
+    public override void Dispose()
+    {
+        shampoo?.Dispose();
+        diagonal?.Dispose();
+        grafting?.Dispose();
+        gradient?.Dispose();
+        direction?.Dispose();
+        momentum?.Dispose();
+    }
+}

@@ -1,0 +1,84 @@
+using ShampooMkl.Optim;
+
+namespace ShampooMkl.Tests.Optim;
+
+/// <summary>A training step that refreshes no roots allocates no managed memory, with every feature switched on.</summary>
+/// <remarks>Counted per thread (other tests run in parallel). Each optimizer first takes warm-up steps so that every
+/// code path of the measured steps has been JIT-compiled and the buffer pool holds its blocks.</remarks>
+public class AllocationTests
+{
+    private const int MeasuredSteps = 20;
+
+    public static TheoryData<FactorPrecision> Precisions => new() { FactorPrecision.Single, FactorPrecision.Double };
+
+    [Theory]
+    [MemberData(nameof(Precisions))]
+    public void ShampooSteps_AllocateNothing_BeforeAndAfterPreconditioningStarts(FactorPrecision precision)
+    {
+        var parameters = OptimTestData.Parameters(OptimTestData.SmallShapes);
+        var gradients = Enumerable.Range(1, 2).Select(s => parameters.Select((p, k) => OptimTestData.Gradient(p.Length, k, s)).ToArray()).ToArray();
+        using var optimizer = new Shampoo(parameters, ShampooOptions.ShampooSquared with
+        {
+            FactorPrecision = precision,
+            MaxPreconditionerDim = 4,
+            Grafting = GraftingType.Adam,
+            Nesterov = true,
+            Beta2 = 0.99,
+            WeightDecay = 0.01,
+            Schedule = LearningRateSchedule.WarmupCosine(5, 1000),
+            StartPreconditioningStep = 30,
+            PreconditionFrequency = 1000,
+        });
+
+        void Step(int i)
+        {
+            var g = gradients[i % 2];
+            for (var k = 0; k < parameters.Length; k++)
+            {
+                g[k].CopyTo(parameters[k].Gradient, 0);
+            }
+
+            optimizer.Step();
+        }
+
+        // Steps 1–3 warm up the grafting-only path, 4–23 are measured on it.
+        AssertNoAllocation(Step, warmUp: 3, what: "grafting-only steps");
+        // Steps 24–29 still graft only; 30 refreshes the roots (allowed to allocate); 31–33 warm up Shampoo's path.
+        for (var i = 0; i < 10; i++)
+        {
+            Step(i);
+        }
+
+        Assert.Equal(33, optimizer.StepCount);
+        Assert.Equal(1, optimizer.Statistics.RootRefreshes);
+        AssertNoAllocation(Step, warmUp: 0, what: "preconditioned steps");
+    }
+
+    [Fact]
+    public void BaselineSteps_AllocateNothing()
+    {
+        var p1 = OptimTestData.Parameters(OptimTestData.SmallShapes);
+        var p2 = OptimTestData.Parameters(OptimTestData.SmallShapes);
+        using var adam = new AdamW(p1);
+        using var sgd = new Sgd(p2, new SgdOptions { Nesterov = true, WeightDecay = 0.1 });
+        AssertNoAllocation(_ => adam.Step(), warmUp: 3, what: "AdamW");
+        AssertNoAllocation(_ => sgd.Step(), warmUp: 3, what: "SGD");
+    }
+
+    private static void AssertNoAllocation(Action<int> step, int warmUp, string what)
+    {
+        for (var i = 0; i < warmUp; i++)
+        {
+            step(i);
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < MeasuredSteps; i++)
+        {
+            step(i);
+        }
+
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated == 0, $"{what}: {MeasuredSteps} steps allocated {allocated} managed bytes.");
+    }
+}

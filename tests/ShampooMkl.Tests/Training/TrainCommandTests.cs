@@ -1,0 +1,60 @@
+using System.CommandLine;
+using ShampooMkl.Cli.Commands;
+
+namespace ShampooMkl.Tests.Training;
+
+/// <summary>The <c>train</c> command rejects bad arguments with messages that say what to do.</summary>
+public sealed class TrainCommandTests
+{
+    private static ParseResult Parse(params string[] args) => new RootCommand { TrainCommand.Create() }.Parse(["train", .. args]);
+
+    [Fact]
+    public void UnknownModel_IsRejectedWithTheChoices()
+    {
+        var result = Parse("--model", "resnet");
+        var error = Assert.Single(result.Errors);
+        Assert.Equal("Unknown model 'resnet'; choose one of: linear, mlp, cnn.", error.Message);
+    }
+
+    [Fact]
+    public void UnknownModel_ExitsNonZero()
+    {
+        var output = new StringWriter();
+        var result = Parse("--model", "resnet");
+        Assert.NotEqual(0, result.Invoke(new InvocationConfiguration { Output = output, Error = output }));
+        Assert.Contains("Unknown model 'resnet'", output.ToString());
+    }
+
+    [Fact]
+    public void UnknownOptimizer_IsRejectedWithTheChoices()
+    {
+        var error = Assert.Single(Parse("--optimizer", "lion").Errors);
+        Assert.Equal("Unknown optimizer 'lion'; choose one of: shampoo, shampoo2, adamw, sgd.", error.Message);
+    }
+
+    [Theory]
+    [InlineData("--epochs", "0", "--epochs must be at least 1.")]
+    [InlineData("--batch-size", "-5", "--batch-size must be at least 1.")]
+    [InlineData("--lr", "0", "--lr must be a positive finite number.")]
+    [InlineData("--lr", "NaN", "--lr must be a positive finite number.")]
+    [InlineData("--threads", "0", "--threads must be at least 1.")]
+    public void OutOfRangeNumbers_AreRejected(string option, string value, string message)
+    {
+        var error = Assert.Single(Parse(option, value).Errors);
+        Assert.Equal(message, error.Message);
+    }
+
+    [Fact]
+    public void Resume_NeedsACheckpointFolder()
+    {
+        var error = Assert.Single(Parse("--resume").Errors);
+        Assert.Contains("--checkpoint", error.Message);
+        Assert.Empty(Parse("--resume", "--checkpoint", "some/dir").Errors);
+    }
+
+    [Fact]
+    public void ValidArguments_ParseCleanly()
+    {
+        Assert.Empty(Parse("--model", "CNN", "--optimizer", "adamw", "--epochs", "2", "--lr", "3e-4", "--json", "r.json", "--plot", "p.png").Errors);
+    }
+}
