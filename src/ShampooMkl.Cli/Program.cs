@@ -8,6 +8,7 @@ var root = new RootCommand("shampoo-mkl: Shampoo optimizers on CPU with Intel MK
     DoctorCommand.Create(),
     TrainCommand.Create(),
     DemoCommand.Create(),
+    AnalyzeCommand.Create(),
 };
 
 return GlobalOptions.Run(root, args);

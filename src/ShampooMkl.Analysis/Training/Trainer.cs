@@ -95,6 +95,7 @@ public sealed class Trainer
             var refreshBefore = optimizer.Statistics.RefreshTime;
             var skippedBefore = optimizer.Statistics.SkippedSteps;
             var lossSum = 0.0;
+            var optimizerTicks = 0L;
             var clock = Stopwatch.StartNew();
             for (var step = 0; step < stepsPerEpoch; step++)
             {
@@ -103,7 +104,9 @@ public sealed class Trainer
                 var size = Math.Min(batch, train.Count - start);
                 Gather(train, order.AsSpan(start, size), inputs, labels);
                 var loss = model.ForwardBackward(inputs.AsSpan(0, size * features), labels.AsSpan(0, size), size);
+                var stepStarted = Stopwatch.GetTimestamp();
                 optimizer.Step();
+                optimizerTicks += Stopwatch.GetTimestamp() - stepStarted;
                 lossSum += loss;
                 if (observer is not null)
                 {
@@ -126,6 +129,7 @@ public sealed class Trainer
                 testAccuracy,
                 wall,
                 evaluation.Elapsed.TotalSeconds,
+                (double)optimizerTicks / Stopwatch.Frequency,
                 (optimizer.Statistics.RefreshTime - refreshBefore).TotalSeconds,
                 stepsPerEpoch,
                 optimizer.Statistics.SkippedSteps - skippedBefore,

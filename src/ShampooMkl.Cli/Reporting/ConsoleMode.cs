@@ -19,4 +19,27 @@ internal static class ConsoleMode
 
     private static bool IsTruthy(string? value) =>
         !string.IsNullOrWhiteSpace(value) && !value.Equals("false", StringComparison.OrdinalIgnoreCase) && value != "0";
+
+    /// <summary>Gives redirected output a wide canvas, so tables keep whole numbers and headers instead of folding at 80 columns.</summary>
+    public static void WidenForLogs(IAnsiConsole console, int width = 160)
+    {
+        if (!console.Profile.Out.IsTerminal && console.Profile.Width < width)
+        {
+            console.Profile.Width = width;
+        }
+    }
+
+    /// <summary>Writes an error: red in a terminal; verbatim in logs, where Spectre would fold long paths and commands mid-word.</summary>
+    public static void WriteError(IAnsiConsole console, string message)
+    {
+        if (console.Profile.Out.IsTerminal)
+        {
+            console.MarkupLine($"[red]{Markup.Escape(message)}[/]");
+        }
+        else
+        {
+            console.Profile.Out.Writer.WriteLine(message);
+            console.Profile.Out.Writer.Flush();
+        }
+    }
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using ScottPlot;
 using ShampooMkl.Analysis.Training;
 
@@ -17,6 +18,7 @@ internal static class LossPlot
         }
 
         var plot = new Plot();
+        var sharedModel = runs.Select(r => r.Model).Distinct().Count() == 1;
         var palette = new ScottPlot.Palettes.Category10();
         for (var i = 0; i < runs.Count; i++)
         {
@@ -28,16 +30,20 @@ internal static class LossPlot
 
             var epochs = run.Epochs.Select(e => (double)e.Epoch).ToArray();
             var color = palette.GetColor(i);
-            var label = runs.Count > 1 ? run.Optimizer : $"{run.Optimizer} ({run.Model})";
+            // The model is in the title when all runs share it; only runs of one optimizer on several models need it per line.
+            var label = sharedModel ? run.Optimizer : $"{run.Optimizer}, {run.Model}";
             AddLine(plot, epochs, run.Epochs.Select(e => e.TrainLoss).ToArray(), color, $"{label} train", LinePattern.Solid, MarkerShape.FilledCircle);
             AddLine(plot, epochs, run.Epochs.Select(e => e.TestLoss).ToArray(), color, $"{label} test", LinePattern.Dashed, MarkerShape.OpenCircle);
         }
 
-        var model = runs.Select(r => r.Model).Distinct().Count() == 1 ? runs[0].Model : "several models";
+        var model = sharedModel ? runs[0].Model : "several models";
         plot.Title(title ?? $"MNIST {model}: cross-entropy per epoch");
         plot.XLabel("epoch");
-        plot.YLabel("loss (mean cross-entropy)");
-        plot.ShowLegend(Alignment.UpperRight);
+        plot.YLabel("loss (mean cross-entropy, log scale)");
+        plot.Axes.Left.TickGenerator = LogTicks(runs);
+
+        // Outside the data area: with several runs any corner of the plot may hold a curve.
+        plot.ShowLegend(Edge.Right);
 
         // Integer epochs only: fractional ticks would suggest measurements that do not exist.
         var maxEpoch = runs.Max(r => r.Epochs.Count == 0 ? 1 : r.Epochs[^1].Epoch);
@@ -46,7 +52,7 @@ internal static class LossPlot
         var step = Math.Max(1, (int)Math.Ceiling((maxEpoch - minEpoch + 1) / 12.0));
         for (var e = minEpoch; e <= maxEpoch; e += step)
         {
-            ticks.AddMajor(e, e.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            ticks.AddMajor(e, e.ToString(CultureInfo.InvariantCulture));
         }
 
         plot.Axes.Bottom.TickGenerator = ticks;
@@ -61,16 +67,36 @@ internal static class LossPlot
         plot.SavePng(path, width, height);
     }
 
+    // A 1-2-5 sequence per decade: a log axis with only powers of ten would often show a single labelled tick.
+    private static ScottPlot.TickGenerators.NumericManual LogTicks(IReadOnlyList<TrainingReport> runs)
+    {
+        var values = runs.SelectMany(r => r.Epochs).SelectMany(e => new[] { e.TrainLoss, e.TestLoss })
+            .Where(v => double.IsFinite(v) && v > 0).DefaultIfEmpty(1).ToArray();
+        var ticks = new ScottPlot.TickGenerators.NumericManual();
+        for (var decade = (int)Math.Floor(Math.Log10(values.Min())); decade <= (int)Math.Ceiling(Math.Log10(values.Max())); decade++)
+        {
+            foreach (var mantissa in new[] { 1.0, 2.0, 5.0 })
+            {
+                var value = mantissa * Math.Pow(10, decade);
+                ticks.AddMajor(Math.Log10(value), value.ToString("G3", CultureInfo.InvariantCulture));
+            }
+        }
+
+        return ticks;
+    }
+
     private static void AddLine(Plot plot, double[] xs, double[] ys, Color color, string label, LinePattern pattern, MarkerShape marker)
     {
         // A diverged run's NaN/∞ losses would wreck the automatic axis limits; leave those points out.
-        var keep = Enumerable.Range(0, xs.Length).Where(k => double.IsFinite(ys[k])).ToArray();
+        // Losses are drawn on a log axis (the last epochs differ by factors, not by hundredths), so the
+        // points are stored as log10 and the axis labels undo it; non-positive values cannot be drawn there.
+        var keep = Enumerable.Range(0, xs.Length).Where(k => double.IsFinite(ys[k]) && ys[k] > 0).ToArray();
         if (keep.Length == 0)
         {
             return;
         }
 
-        var scatter = plot.Add.Scatter(keep.Select(k => xs[k]).ToArray(), keep.Select(k => ys[k]).ToArray());
+        var scatter = plot.Add.Scatter(keep.Select(k => xs[k]).ToArray(), keep.Select(k => Math.Log10(ys[k])).ToArray());
         scatter.Color = color;
         scatter.LineWidth = 2;
         scatter.LinePattern = pattern;

@@ -59,7 +59,8 @@ internal static class TrainingConsole
     public static string EpochLine(string label, EpochRecord record, int epochs) => string.Create(
         CultureInfo.InvariantCulture,
         $"{label} epoch {record.Epoch}/{epochs}: train loss {record.TrainLoss:0.0000}, test loss {record.TestLoss:0.0000}, " +
-        $"test accuracy {record.TestAccuracy * 100:0.00}%, {record.WallSeconds:0.00} s (refresh {record.RefreshSeconds:0.00} s), " +
+        $"test accuracy {record.TestAccuracy * 100:0.00}%, {record.WallSeconds:0.00} s (optimizer {record.OptimizerSeconds:0.00} s, " +
+        $"refresh {record.RefreshSeconds:0.00} s), " +
         $"{record.StepsPerSecond:0.0} steps/s, skipped {record.SkippedSteps}");
 
     private static string Summary(string label, TrainingReport report) => report.Final is { } last
@@ -69,19 +70,26 @@ internal static class TrainingConsole
 
     private sealed class PlainObserver(IAnsiConsole console, string label) : ITrainingObserver
     {
+        // Straight to the writer: Spectre would fold a long epoch line at its 80-column default for redirected output,
+        // and log parsers want one line per epoch.
+        private readonly TextWriter output = console.Profile.Out.Writer;
         private int epochs;
 
         public void OnRunStarted(int firstEpoch, int epochs, int stepsPerEpoch)
         {
             this.epochs = epochs;
-            console.WriteLine(firstEpoch > epochs
+            output.WriteLine(firstEpoch > epochs
                 ? $"{label}: all {epochs} epochs are already in the checkpoint."
                 : firstEpoch > 1
                     ? $"{label}: resuming at epoch {firstEpoch}/{epochs} ({stepsPerEpoch} steps per epoch)."
                     : $"{label}: {epochs} epochs of {stepsPerEpoch} steps.");
         }
 
-        public void OnEpochCompleted(EpochRecord record) => console.WriteLine(EpochLine(label, record, epochs));
+        public void OnEpochCompleted(EpochRecord record)
+        {
+            output.WriteLine(EpochLine(label, record, epochs));
+            output.Flush();
+        }
     }
 
     private sealed class LiveObserver(ProgressTask task, string label) : ITrainingObserver

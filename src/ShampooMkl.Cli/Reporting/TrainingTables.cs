@@ -13,12 +13,14 @@ internal static class TrainingTables
         var table = new Table()
             .Title(Markup.Escape($"{report.Model} / {report.Optimizer}"))
             .AddColumn("Epoch")
-            .AddColumn(new TableColumn("Train loss").RightAligned())
-            .AddColumn(new TableColumn("Test loss").RightAligned())
-            .AddColumn(new TableColumn("Test acc.").RightAligned())
-            .AddColumn(new TableColumn("Time (s)").RightAligned())
-            .AddColumn(new TableColumn("Refresh (s)").RightAligned())
-            .AddColumn(new TableColumn("Steps/s").RightAligned())
+            // Two-line headers keep all nine columns readable in an 80-column terminal.
+            .AddColumn(new TableColumn("Train\nloss").RightAligned())
+            .AddColumn(new TableColumn("Test\nloss").RightAligned())
+            .AddColumn(new TableColumn("Test\nacc.").RightAligned())
+            .AddColumn(new TableColumn("Time\n(s)").RightAligned())
+            .AddColumn(new TableColumn("Optim.\n(s)").RightAligned())
+            .AddColumn(new TableColumn("Refresh\n(s)").RightAligned())
+            .AddColumn(new TableColumn("Steps\n/s").RightAligned())
             .AddColumn(new TableColumn("Skipped").RightAligned());
         foreach (var e in report.Epochs)
         {
@@ -28,6 +30,7 @@ internal static class TrainingTables
                 F($"{e.TestLoss:0.0000}"),
                 F($"{e.TestAccuracy * 100:0.00}%"),
                 F($"{e.WallSeconds:0.00}"),
+                F($"{e.OptimizerSeconds:0.00}"),
                 F($"{e.RefreshSeconds:0.00}"),
                 F($"{e.StepsPerSecond:0.0}"),
                 F($"{e.SkippedSteps}"));
@@ -43,11 +46,12 @@ internal static class TrainingTables
             .Title(Markup.Escape(title ?? "Comparison"))
             .AddColumn("Optimizer")
             .AddColumn(new TableColumn("LR").RightAligned())
-            .AddColumn(new TableColumn("Test acc.").RightAligned())
-            .AddColumn(new TableColumn("Test loss").RightAligned())
-            .AddColumn(new TableColumn("Train loss").RightAligned())
-            .AddColumn(new TableColumn("Train time (s)").RightAligned())
-            .AddColumn(new TableColumn("Refresh time (s)").RightAligned())
+            .AddColumn(new TableColumn("Test\nacc.").RightAligned())
+            .AddColumn(new TableColumn("Test\nloss").RightAligned())
+            .AddColumn(new TableColumn("Train\nloss").RightAligned())
+            .AddColumn(new TableColumn("Train\ntime (s)").RightAligned())
+            .AddColumn(new TableColumn("Optimizer\ntime (s)").RightAligned())
+            .AddColumn(new TableColumn("Refresh\ntime (s)").RightAligned())
             .AddColumn(new TableColumn("Skipped").RightAligned());
         var best = runs.Where(r => r.Final is not null).Select(r => r.Final!.TestAccuracy).DefaultIfEmpty(double.NaN).Max();
         foreach (var run in runs)
@@ -66,6 +70,7 @@ internal static class TrainingTables
                 last is null ? "–" : F($"{last.TestLoss:0.0000}"),
                 last is null ? "–" : F($"{last.TrainLoss:0.0000}"),
                 F($"{run.TotalTrainSeconds:0.00}"),
+                F($"{run.TotalOptimizerSeconds:0.00}"),
                 F($"{run.TotalRefreshSeconds:0.00}"),
                 F($"{run.Epochs.Sum(e => e.SkippedSteps)}"));
         }

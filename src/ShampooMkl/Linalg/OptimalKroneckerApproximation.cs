@@ -7,14 +7,15 @@ namespace ShampooMkl.Linalg;
 /// <summary>Settings of the optimal-Kronecker power iteration.</summary>
 public sealed record PowerIterationOptions
 {
-    /// <summary>Most passes over the sample; each costs about 4·N·m·n·(m + n) flops.</summary>
+    /// <summary>Most passes over the sample; each costs about 3·N·m·n·(m + n) flops.</summary>
     public int MaxIterations { get; init; } = 20;
 
     /// <summary>Stop once ‖A_{t+1} − A_t‖_F + ‖B_{t+1} − B_t‖_F ≤ this, on unit-norm iterates. The cosine to H is stationary
     /// at the optimum, so its error is of the order of the square of this.</summary>
     public double Tolerance { get; init; } = 1e-6;
 
-    /// <summary>Starting pair (normalised before use); null means A₀ = I_m, B₀ = I_n, whose first step is Shampoo².</summary>
+    /// <summary>Starting pair, symmetric PSD (e.g. another approximation's factors; normalised before use, negative
+    /// eigenvalues clamped); null means A₀ = I_m, B₀ = I_n, whose first step is Shampoo².</summary>
     public KroneckerPair? Start { get; init; }
 
     /// <summary>Called after every pass, e.g. to report progress of a long analysis.</summary>
@@ -73,7 +74,7 @@ public sealed class OptimalKroneckerResult
 /// pass from (I, I) land exactly on Shampoo²'s (L, R) (DESIGN §1), and it lets one read of the sample serve both sides.
 /// The iterates stay symmetric PSD (the maps send PSD to PSD), so no sign can flip and the plain difference of
 /// consecutive iterates measures convergence. A pass also yields ⟨H, A_t⊗B_t⟩ = ⟨A_t, R(H)vec(B_t)⟩ for free; the
-/// returned pair's own σ costs one extra half pass at the end.
+/// returned pair's own σ costs one extra evaluation (two thirds of a pass) at the end.
 /// </remarks>
 public static class OptimalKroneckerApproximation
 {
@@ -105,6 +106,11 @@ public static class OptimalKroneckerApproximation
             if (start.Rows != m || start.Cols != n)
             {
                 throw new ArgumentException($"The start pair is for {start.Rows}×{start.Cols} gradients, the sample's are {m}×{n}.", nameof(options));
+            }
+
+            if (!IsSymmetric(start.A, m) || !IsSymmetric(start.B, n))
+            {
+                throw new ArgumentException("The start pair must be symmetric (PSD) like the iterates it stands in for.", nameof(options));
             }
 
             start.A.CopyTo(a, 0);
@@ -152,6 +158,23 @@ public static class OptimalKroneckerApproximation
         {
             matrix[(i * order) + i] = 1;
         }
+    }
+
+    private static bool IsSymmetric(double[] x, int order)
+    {
+        var tolerance = 1e-12 * TensorPrimitives.Norm<double>(x);
+        for (var i = 0; i < order; i++)
+        {
+            for (var j = i + 1; j < order; j++)
+            {
+                if (!(Math.Abs(x[(i * order) + j] - x[(j * order) + i]) <= tolerance))
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
     }
 
     private static void NormalizeOrThrow(double[] matrix, string what)

@@ -134,6 +134,14 @@ public sealed unsafe class BlasLibrary
     internal int LimitThreadsFor(long flops) =>
         setLocalThreads != null && flops < SingleThreadFlops ? setLocalThreads(1) : -1;
 
+    /// <summary>Whether the thread count can be limited for the calling thread alone (MKL's
+    /// <c>MKL_Set_Num_Threads_Local</c>); OpenBLAS has only its process-wide count (<see cref="SetThreads"/>).</summary>
+    internal bool HasThreadLocalLimit => setLocalThreads != null;
+
+    /// <summary>MKL only: sets the calling thread's thread count (0 = back to the process-wide one) and returns the
+    /// previous local setting, for <see cref="RestoreThreads"/>.</summary>
+    internal int SetCallingThreadThreads(int threads) => setLocalThreads(threads);
+
     /// <summary>Undoes <see cref="LimitThreadsFor"/>.</summary>
     internal void RestoreThreads(int previous)
     {

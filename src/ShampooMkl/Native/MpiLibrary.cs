@@ -84,7 +84,7 @@ public sealed unsafe class MpiLibrary
             }
 
             attempts.Add($"{path}: required symbol '{name}' is missing");
-            throw new NativeLoadException($"The MPI library at {path} lacks the symbol '{name}'. {InstallHint}", attempts);
+            throw new NativeLoadException($"The MPI library at {path} lacks the symbol '{name}'.", attempts, InstallHint);
         }
 
         InitThread = (delegate* unmanaged<int*, byte***, int, int*, int>)Get("MPI_Init_thread");
@@ -135,7 +135,7 @@ public sealed unsafe class MpiLibrary
     public static MpiLibrary Load()
     {
         var attempts = new List<string>();
-        return TryLoadCore(attempts) ?? throw new NativeLoadException($"Could not load Open MPI. {InstallHint}", attempts);
+        return TryLoadCore(attempts) ?? throw new NativeLoadException("Could not load Open MPI.", attempts, InstallHint);
     }
 
     /// <summary>Loads Open MPI if it is installed; <paramref name="attempts"/> says what was tried.</summary>

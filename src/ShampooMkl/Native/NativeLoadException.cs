@@ -8,7 +8,13 @@ public sealed class NativeLoadException : Exception
                                       "or point SHAMPOO_BLAS_PATH at a libmkl_rt / libopenblas file.";
 
     public NativeLoadException(string message, IReadOnlyList<string> attempts)
-        : base(Compose(message, attempts))
+        : this(message, attempts, InstallHint)
+    {
+    }
+
+    /// <summary>A failure whose fix is not the BLAS one (e.g. MPI); <paramref name="hint"/> replaces <see cref="InstallHint"/>.</summary>
+    public NativeLoadException(string message, IReadOnlyList<string> attempts, string hint)
+        : base(Compose(message, attempts, hint))
     {
         Attempts = attempts;
     }
@@ -16,9 +22,9 @@ public sealed class NativeLoadException : Exception
     /// <summary>Each library path or symbol that was tried, with the reason it failed.</summary>
     public IReadOnlyList<string> Attempts { get; }
 
-    private static string Compose(string message, IReadOnlyList<string> attempts) =>
+    private static string Compose(string message, IReadOnlyList<string> attempts, string hint) =>
         message + Environment.NewLine +
         "Tried:" + Environment.NewLine +
         string.Join(Environment.NewLine, attempts.Select(a => "  - " + a)) + Environment.NewLine +
-        InstallHint;
+        hint;
 }

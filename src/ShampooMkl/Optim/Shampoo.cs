@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using ShampooMkl.Distributed;
 using ShampooMkl.Native;
 using ShampooMkl.Preconditioning;
 
@@ -19,8 +20,10 @@ namespace ShampooMkl.Optim;
 /// A vector keeps v ← β₂v + (1−β₂)g². The grafting accumulator a ← β_g·a + (1−β_g)g² (Adagrad: a ← a + g²).</item>
 /// <item>(c) If t ≥ t₀ and (t = t₀ or t mod <c>PreconditionFrequency</c> = 0): every block's roots
 /// Ľ = (L/c₂ + εI)^{-1/p}, Ř = (R/c₂ + εI)^{-1/p} from its eigendecomposition with eigenvalues clamped at 0, in fp64,
-/// c₂ = 1 − β₂ᵗ with <c>BiasCorrection</c> and β₂ &lt; 1, else 1. Blocks are refreshed in parallel (at most
-/// <c>RefreshParallelism</c> at once). A block whose root fails keeps its previous roots and its ε grows; the failure is
+/// c₂ = 1 − β₂ᵗ with <c>BiasCorrection</c> and β₂ &lt; 1, else 1. Blocks with a side of at least
+/// <c>ThreadedRefreshMinDim</c> are refreshed one at a time with every BLAS thread, the others in parallel (at most
+/// <c>RefreshParallelism</c> at once) with one BLAS thread each; results do not depend on the parallelism.
+/// A block whose root fails keeps its previous roots and its ε grows; the failure is
 /// counted in <see cref="OptimizerStatistics.FailedRootBlocks"/>, logged, and reported in the step's message.</item>
 /// <item>(d) Direction D. Before t₀: the grafting method's own step (G for None and Sgd, G / (√(a/c_g) + ε_g)
 /// elementwise otherwise, c_g = 1 − β_gᵗ for Adam only). From t₀: per block D = s·Ľ·G·Ř with s = (Tr L/c₂)^{1/p} when
@@ -38,6 +41,16 @@ namespace ShampooMkl.Optim;
 /// in fp64) and W is rounded to fp32 once per step. A step that refreshes no roots allocates no managed memory; a
 /// refresh allocates a little (the parallel loop and pooled LAPACK workspaces on first use), amortised over
 /// <c>PreconditionFrequency</c> steps.</para>
+/// <para>Distributed (a communicator of more than one rank): the caller gives every rank the same gradients (e.g. the
+/// mean over ranks, <see cref="DataParallelGradients"/>). Every Kronecker block has one owner rank
+/// (<see cref="BlockOwnership"/>, largest m³ + n³ first), which alone accumulates its L and R, refreshes its roots and
+/// computes its direction; then all ranks gather every block's direction (AllGatherV of bytes, blocks in the order
+/// of <see cref="Parameters"/> and of each parameter's blocks), and every rank grafts, applies momentum and updates
+/// all parameters itself. Vectors, grafting accumulators and momentum are kept on every rank. Each block's
+/// direction is computed by exactly the code a single process runs, so the parameters stay bit-identical on all
+/// ranks, and equal a single process's given bit-identical gradients and BLAS thread counts. Step is then
+/// collective: every rank must call it. Statistics of blocks a rank does not own stay stale there (allocated but
+/// unused); <see cref="GatherState"/> brings them up to date for a checkpoint.</para>
 /// </remarks>
 public sealed class Shampoo : ICheckpointable
 {
@@ -46,18 +59,26 @@ public sealed class Shampoo : ICheckpointable
 
     private readonly ParameterRegistry<ShampooOptions> registry;
     private readonly ShampooParameterState[] states;
+    private readonly BlasLibrary? blas;
     private readonly (int State, int Block)[] refreshQueue;
     private readonly RootRefreshResult[] refreshResults;
+    private readonly int[] localQueue;
+    private readonly RootRefreshResult[] localResults;
     private readonly string[] signature;
+    private readonly BlockPlacement placement;
+    private readonly bool[] precondition;
+    private RefreshScheduler? scheduler;
+    private bool stateGathered = true;
     private bool disposed;
 
     /// <summary>Shampoo over <paramref name="parameters"/>, all with the same options.</summary>
     /// <param name="parameters">The parameters, in checkpoint order; names must be unique.</param>
     /// <param name="options">The options; null means <see cref="ShampooOptions.Shampoo"/>.</param>
     /// <param name="blas">The BLAS backend; null means <see cref="BlasLibrary.Default"/>.</param>
+    /// <param name="communicator">The ranks sharing the blocks' work; null (or a single rank) computes everything here.</param>
     /// <exception cref="ArgumentException">Invalid options, no parameters, a duplicate parameter or name.</exception>
-    public Shampoo(IReadOnlyList<Parameter> parameters, ShampooOptions? options = null, BlasLibrary? blas = null)
-        : this([new ParameterGroup(parameters ?? throw new ArgumentNullException(nameof(parameters)))], options, blas)
+    public Shampoo(IReadOnlyList<Parameter> parameters, ShampooOptions? options = null, BlasLibrary? blas = null, ICommunicator? communicator = null)
+        : this([new ParameterGroup(parameters ?? throw new ArgumentNullException(nameof(parameters)))], options, blas, communicator)
     {
     }
 
@@ -66,9 +87,14 @@ public sealed class Shampoo : ICheckpointable
     /// <param name="defaults">Options of groups without their own, and the source of <see cref="CurrentLearningRate"/> and
     /// <see cref="ShampooOptions.RefreshParallelism"/>; null means <see cref="ShampooOptions.Shampoo"/>.</param>
     /// <param name="blas">The BLAS backend; null means <see cref="BlasLibrary.Default"/>.</param>
+    /// <param name="communicator">The ranks sharing the blocks' work (every rank must build the same optimizer over the
+    /// same shapes); null (or a single rank) computes everything here, exactly as without one.</param>
     /// <exception cref="ArgumentException">Invalid options, no parameters, a duplicate parameter or name.</exception>
-    public Shampoo(IReadOnlyList<ParameterGroup<ShampooOptions>> groups, ShampooOptions? defaults = null, BlasLibrary? blas = null)
+    /// <exception cref="NotSupportedException">Distributed, with more than 2 GiB of directions to exchange per step.</exception>
+    public Shampoo(IReadOnlyList<ParameterGroup<ShampooOptions>> groups, ShampooOptions? defaults = null, BlasLibrary? blas = null,
+        ICommunicator? communicator = null)
     {
+        this.blas = blas;
         registry = new ParameterRegistry<ShampooOptions>(groups, defaults ?? ShampooOptions.Shampoo, o => o.Validate());
         states = new ShampooParameterState[registry.Count];
         try
@@ -86,6 +112,10 @@ public sealed class Shampoo : ICheckpointable
 
         refreshQueue = new (int, int)[states.Sum(s => s.BlockCount)];
         refreshResults = new RootRefreshResult[refreshQueue.Length];
+        localQueue = new int[refreshQueue.Length];
+        localResults = new RootRefreshResult[refreshQueue.Length];
+        precondition = new bool[states.Length];
+        placement = new BlockPlacement(states, communicator is { Size: > 1 } ? communicator : null);
         signature = new string[states.Length];
         for (var i = 0; i < states.Length; i++)
         {
@@ -121,8 +151,20 @@ public sealed class Shampoo : ICheckpointable
     public double LearningRateOf(Parameter parameter) => LearningRate(states[IndexOf(parameter)].Options, StepCount + 1);
 
     /// <summary>The preconditioner of <paramref name="parameter"/>: a <see cref="BlockedShampooPreconditioner{T}"/> for a
-    /// matrix, a <see cref="DiagonalPreconditioner"/> for a vector. For inspection; updating it directly desynchronises the optimizer.</summary>
+    /// matrix, a <see cref="DiagonalPreconditioner"/> for a vector. For inspection; updating it directly desynchronises the optimizer.
+    /// Distributed, only the blocks this rank owns are current (all of them right after <see cref="GatherState"/>).</summary>
     public IPreconditioner PreconditionerOf(Parameter parameter) => states[IndexOf(parameter)].Preconditioner;
+
+    /// <summary>The communicator the blocks are shared over; null when this process computes every block.</summary>
+    public ICommunicator? Communicator => placement.Communicator;
+
+    /// <summary>Which rank owns each Kronecker block (blocks numbered over <see cref="Parameters"/> in order, each
+    /// parameter's blocks in <see cref="BlockedShampooPreconditioner{T}.Layout"/> order); null when not distributed.</summary>
+    public BlockOwnership? Ownership => placement.Ownership;
+
+    /// <summary>Schedules the root refreshes; created on first use (tests read its counters and set its hook).</summary>
+    internal RefreshScheduler Scheduler => scheduler ??= new RefreshScheduler(
+        blas ?? BlasLibrary.Default, registry.Defaults.EffectiveRefreshParallelism, registry.Defaults.ThreadedRefreshMinDim);
 
     /// <inheritdoc />
     public StepResult Step()
@@ -137,9 +179,10 @@ public sealed class Shampoo : ICheckpointable
             return new StepResult(false, false, registry.SkipMessage(bad, step));
         }
 
-        foreach (var state in states)
+        stateGathered = !placement.IsDistributed;
+        for (var s = 0; s < states.Length; s++)
         {
-            state.AccumulateStatistics();
+            states[s].AccumulateStatistics(placement.OwnedBlocks(s));
         }
 
         var pending = 0;
@@ -161,10 +204,16 @@ public sealed class Shampoo : ICheckpointable
             (message, refreshTime) = RefreshRoots(pending, step);
         }
 
-        foreach (var state in states)
+        for (var s = 0; s < states.Length; s++)
         {
-            var o = state.Options;
-            state.ApplyUpdate(step, step >= o.EffectiveStartPreconditioningStep, LearningRate(o, step));
+            precondition[s] = step >= states[s].Options.EffectiveStartPreconditioningStep;
+            states[s].ComputeDirection(precondition[s], placement.OwnedBlocks(s));
+        }
+
+        placement.ExchangeDirections(precondition);
+        for (var s = 0; s < states.Length; s++)
+        {
+            states[s].FinishUpdate(step, precondition[s], LearningRate(states[s].Options, step));
         }
 
         StepCount = step;
@@ -175,22 +224,31 @@ public sealed class Shampoo : ICheckpointable
     private (string? Message, TimeSpan Elapsed) RefreshRoots(int pending, long step)
     {
         var started = Stopwatch.GetTimestamp();
-        var degree = Math.Min(pending, registry.Defaults.EffectiveRefreshParallelism);
-        if (degree <= 1)
+        var mine = 0;
+        for (var i = 0; i < pending; i++)
         {
-            for (var i = 0; i < pending; i++)
+            if (placement.Owns(refreshQueue[i].State, refreshQueue[i].Block))
             {
-                refreshResults[i] = states[refreshQueue[i].State].RefreshBlock(refreshQueue[i].Block);
+                localQueue[mine++] = i;
             }
         }
-        else
+
+        if (mine > 0)
         {
-            // Blocks own their factors, roots and solvers, so refreshing different blocks at once shares nothing but the
-            // (locked) buffer pool. BLAS may add its own threads inside each call; a later scheduler will balance the two.
-            Parallel.For(0, pending, new ParallelOptions { MaxDegreeOfParallelism = degree },
-                i => refreshResults[i] = states[refreshQueue[i].State].RefreshBlock(refreshQueue[i].Block));
+            Scheduler.Run(
+                mine,
+                k => states[refreshQueue[localQueue[k]].State].BlockShape(refreshQueue[localQueue[k]].Block),
+                k => states[refreshQueue[localQueue[k]].State].RefreshBlock(refreshQueue[localQueue[k]].Block),
+                localResults);
         }
 
+        for (var k = 0; k < mine; k++)
+        {
+            refreshResults[localQueue[k]] = localResults[k];
+        }
+
+        // Every rank learns every block's outcome, so counters and logs (and checkpoints) agree everywhere.
+        placement.ExchangeRefreshResults(refreshQueue.AsSpan(0, pending), refreshResults);
         var elapsed = Stopwatch.GetElapsedTime(started);
         Statistics.RootRefreshes++;
         Statistics.RefreshedBlocks += pending;
@@ -251,10 +309,35 @@ public sealed class Shampoo : ICheckpointable
     /// <inheritdoc />
     /// <remarks>Names: <c>step</c>, then per parameter <c>{name}/value</c>, <c>{name}/momentum</c> (β₁ &gt; 0),
     /// <c>{name}/shampoo.block{k}.{L,R,Lroot,Rroot,Lbasis,Rbasis,updates,refreshes,failedRefreshes,epsilon,scale,hasRoots}</c>
-    /// for a matrix or <c>{name}/diagonal.{v,updates}</c> for a vector, and <c>{name}/grafting.{v,updates}</c>.</remarks>
+    /// for a matrix or <c>{name}/diagonal.{v,updates}</c> for a vector, and <c>{name}/grafting.{v,updates}</c>.
+    /// Distributed, the same tensors a single process would export, on any rank, once <see cref="GatherState"/> ran on
+    /// every rank after the last step.</remarks>
+    /// <exception cref="InvalidOperationException">Distributed, and blocks changed on their owners since the last <see cref="GatherState"/>.</exception>
     public IReadOnlyList<StateTensor> ExportState()
     {
         ObjectDisposedException.ThrowIf(disposed, this);
+        if (!stateGathered)
+        {
+            throw new InvalidOperationException(
+                "This rank holds only the blocks it owns: call GatherState() on every rank before exporting " +
+                "(DistributedCheckpoint.Save does), or the checkpoint would hold other ranks' blocks as they were.");
+        }
+
+        return ExportLocal();
+    }
+
+    /// <summary>Collective: brings every Kronecker block's state from its owner to every rank, so that
+    /// <see cref="ExportState"/> on any rank returns what a single process would. A no-op when not distributed.</summary>
+    /// <remarks>One broadcast of each block's tensors from its owner; transient memory is one block's state.</remarks>
+    public void GatherState()
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        placement.GatherBlockStates();
+        stateGathered = true;
+    }
+
+    private List<StateTensor> ExportLocal()
+    {
         var all = new List<StateTensor> { StateTensor.Scalar(StateTransfer.StepName, StepCount) };
         foreach (var state in states)
         {
@@ -268,7 +351,10 @@ public sealed class Shampoo : ICheckpointable
     public void ImportState(IReadOnlyList<StateTensor> state)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
-        StateTransfer.ImportAllOrNothing(ExportState(), state, Apply);
+        // Not collective: every rank loads the complete state (of any rank count) and keeps it all; the blocks it does
+        // not own are simply never read until the next GatherState overwrites them.
+        StateTransfer.ImportAllOrNothing(ExportLocal(), state, Apply);
+        stateGathered = true;
     }
 
     private void Apply(IReadOnlyList<StateTensor> state)

@@ -99,9 +99,21 @@ public sealed record ShampooOptions
     /// parameters, which have nothing to factor. Default 1e-10 (Adagrad's).</summary>
     public double DiagonalEpsilon { get; init; } = 1e-10;
 
-    /// <summary>Most blocks whose roots are computed at once; 0 (default) means <see cref="Environment.ProcessorCount"/>.
-    /// Read from the optimizer's default options only (not per group).</summary>
+    /// <summary>Most small blocks whose roots are computed at once, each with one BLAS thread; 0 (default) means
+    /// <see cref="Environment.ProcessorCount"/>. Read from the optimizer's default options only (not per group).</summary>
+    /// <remarks>Results do not depend on it: see <see cref="ThreadedRefreshMinDim"/>.</remarks>
     public int RefreshParallelism { get; init; }
+
+    /// <summary>Blocks with a side at least this long have their roots computed one at a time with every BLAS thread;
+    /// smaller blocks run <see cref="RefreshParallelism"/> at a time with one BLAS thread each. Default 512.
+    /// Read from the optimizer's default options only.</summary>
+    /// <remarks>A block's BLAS thread count is a function of its shape (and the configured thread count) only, because
+    /// MKL and OpenBLAS round differently with 1 and 2 threads: so results are bit-identical for any
+    /// <see cref="RefreshParallelism"/>, but changing this threshold (or the BLAS threads) may change the last bits.
+    /// The default comes from timing two inverse roots on the project's 2-core machine, two threads each one after the
+    /// other against one thread each side by side: the second thread paid off only from order 512 (see
+    /// <c>RefreshScheduler</c>). <see cref="int.MaxValue"/> runs every block single-threaded.</remarks>
+    public int ThreadedRefreshMinDim { get; init; } = 512;
 
     /// <summary>The start step in force: <see cref="StartPreconditioningStep"/>, or <see cref="PreconditionFrequency"/> when unset.</summary>
     public int EffectiveStartPreconditioningStep => StartPreconditioningStep ?? PreconditionFrequency;
@@ -228,6 +240,11 @@ public sealed record ShampooOptions
         if (RefreshParallelism < 0)
         {
             throw new ArgumentOutOfRangeException(nameof(RefreshParallelism), RefreshParallelism, "Must be ≥ 0 (0 = one per processor).");
+        }
+
+        if (ThreadedRefreshMinDim < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ThreadedRefreshMinDim), ThreadedRefreshMinDim, "Must be at least 1.");
         }
 
         // Root, TraceNormalized, Epsilon, Beta2, FullEigendecompositionEvery and EpsilonGrowthOnFailure.

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.InteropServices;
 using ShampooMkl.Memory;
 using ShampooMkl.Native;
 using ShampooMkl.Preconditioning;
@@ -24,14 +25,37 @@ internal abstract class ShampooParameterState : IDisposable
     /// <summary>The preconditioner of the parameter (blocked Shampoo or diagonal).</summary>
     public abstract IPreconditioner Preconditioner { get; }
 
-    /// <summary>(b) Copies the validated gradient into the factor precision and accumulates every statistic.</summary>
-    public abstract void AccumulateStatistics();
+    /// <summary>The shape of one Kronecker block.</summary>
+    public abstract (int Rows, int Cols) BlockShape(int block);
+
+    /// <summary>(b) Copies the validated gradient into the factor precision and accumulates every statistic, the
+    /// Kronecker factors only of the blocks marked in <paramref name="owned"/> (all of them when it is empty).</summary>
+    public abstract void AccumulateStatistics(ReadOnlySpan<bool> owned);
 
     /// <summary>(c) Recomputes the roots of one block; safe to call for different blocks concurrently.</summary>
     public abstract RootRefreshResult RefreshBlock(int block);
 
-    /// <summary>(d)–(g) Direction, grafting, momentum, weight decay and the parameter update for step <paramref name="step"/>.</summary>
-    public abstract void ApplyUpdate(long step, bool precondition, double learningRate);
+    /// <summary>(d) The direction before grafting: the grafting method's step before preconditioning starts, else the
+    /// preconditioned gradient of the blocks marked in <paramref name="owned"/> (all when empty) and of a vector.</summary>
+    public abstract void ComputeDirection(bool precondition, ReadOnlySpan<bool> owned);
+
+    /// <summary>(d)–(g) Grafting of every block's direction, momentum, weight decay and the parameter update.</summary>
+    public abstract void FinishUpdate(long step, bool precondition, double learningRate);
+
+    /// <summary>Bytes of one block of the direction.</summary>
+    public abstract int DirectionBlockBytes(int block);
+
+    /// <summary>Copies one block of the direction, row by row, into <paramref name="destination"/>.</summary>
+    public abstract void ReadDirectionBlock(int block, Span<byte> destination);
+
+    /// <summary>Overwrites one block of the direction from what <see cref="ReadDirectionBlock"/> wrote on another rank.</summary>
+    public abstract void WriteDirectionBlock(int block, ReadOnlySpan<byte> source);
+
+    /// <summary>The complete state of one Kronecker block, names without prefix.</summary>
+    public abstract IReadOnlyList<StateTensor> ExportBlock(int block);
+
+    /// <summary>Replaces the state of one Kronecker block (validated first).</summary>
+    public abstract void ImportBlock(int block, IReadOnlyList<StateTensor> state);
 
     /// <summary>Appends the state, names prefixed with <paramref name="prefix"/>.</summary>
     public abstract void Export(List<StateTensor> into, string prefix);
@@ -48,7 +72,7 @@ internal abstract class ShampooParameterState : IDisposable
 }
 
 /// <summary>The state of one parameter with statistics, direction and momentum in <typeparamref name="T"/>.</summary>
-/// <remarks>Every buffer is allocated here, once; <see cref="AccumulateStatistics"/> and <see cref="ApplyUpdate"/>
+/// <remarks>Every buffer is allocated here, once; <see cref="AccumulateStatistics"/> and <see cref="FinishUpdate"/>
 /// allocate nothing. The gradient is copied into an aligned buffer even when <typeparamref name="T"/> is float,
 /// because MKL's kernels may round differently for differently aligned inputs and a managed array's alignment
 /// changes from run to run: bit-exact resumption needs the same alignment every time.</remarks>
@@ -109,7 +133,9 @@ internal sealed class ShampooParameterState<T> : ShampooParameterState where T :
 
     public override IPreconditioner Preconditioner => (IPreconditioner?)shampoo ?? diagonal!;
 
-    public override void AccumulateStatistics()
+    public override (int Rows, int Cols) BlockShape(int block) => (shampoo!.Layout[block].Rows, shampoo.Layout[block].Cols);
+
+    public override void AccumulateStatistics(ReadOnlySpan<bool> owned)
     {
         var g = gradient.Span;
         Precision.Convert<float, T>(Parameter.Gradient, g);
@@ -118,7 +144,10 @@ internal sealed class ShampooParameterState<T> : ShampooParameterState where T :
             var whole = new ReadOnlyMatrixView<T>(g, rows, cols);
             for (var b = 0; b < shampoo.Blocks.Count; b++)
             {
-                shampoo.UpdateBlock(b, whole);
+                if (owned.IsEmpty || owned[b])
+                {
+                    shampoo.UpdateBlock(b, whole);
+                }
             }
         }
         else
@@ -131,7 +160,7 @@ internal sealed class ShampooParameterState<T> : ShampooParameterState where T :
 
     public override RootRefreshResult RefreshBlock(int block) => shampoo!.Blocks[block].RefreshRoots();
 
-    public override void ApplyUpdate(long step, bool precondition, double learningRate)
+    public override void ComputeDirection(bool precondition, ReadOnlySpan<bool> owned)
     {
         var g = gradient.Span;
         var d = direction.Span;
@@ -145,19 +174,65 @@ internal sealed class ShampooParameterState<T> : ShampooParameterState where T :
             var dv = new MatrixView<T>(d, rows, cols);
             for (var b = 0; b < shampoo.Blocks.Count; b++)
             {
-                shampoo.PreconditionBlock(b, gv, dv);
-                Graft(shampoo.Layout[b]);
+                if (owned.IsEmpty || owned[b])
+                {
+                    shampoo.PreconditionBlock(b, gv, dv);
+                }
             }
         }
         else
         {
             diagonal!.PreconditionCore<T>(g, d);
+        }
+    }
+
+    public override void FinishUpdate(long step, bool precondition, double learningRate)
+    {
+        // Blocks are disjoint and grafting reads only the gradient, the grafting state and its own block, so grafting
+        // after every block's direction exists gives the same bits as grafting each block right after it.
+        if (precondition && shampoo is not null)
+        {
+            for (var b = 0; b < shampoo.Blocks.Count; b++)
+            {
+                Graft(shampoo.Layout[b]);
+            }
+        }
+        else if (precondition)
+        {
             // One row of the whole length: the row offset arithmetic in Graft stays valid and the loop runs once.
             Graft(new MatrixBlock(0, 0, 0, 1, rows));
         }
 
         Update(step, learningRate);
     }
+
+    public override unsafe int DirectionBlockBytes(int block) => shampoo!.Layout[block].Rows * shampoo.Layout[block].Cols * sizeof(T);
+
+    public override unsafe void ReadDirectionBlock(int block, Span<byte> destination)
+    {
+        var b = shampoo!.Layout[block];
+        var rowBytes = b.Cols * sizeof(T);
+        var d = direction.Span;
+        for (var i = 0; i < b.Rows; i++)
+        {
+            MemoryMarshal.AsBytes(d.Slice(((b.Row + i) * cols) + b.Col, b.Cols)).CopyTo(destination.Slice(i * rowBytes, rowBytes));
+        }
+    }
+
+    public override unsafe void WriteDirectionBlock(int block, ReadOnlySpan<byte> source)
+    {
+        var b = shampoo!.Layout[block];
+        var rowBytes = b.Cols * sizeof(T);
+        var d = direction.Span;
+        for (var i = 0; i < b.Rows; i++)
+        {
+            source.Slice(i * rowBytes, rowBytes).CopyTo(MemoryMarshal.AsBytes(d.Slice(((b.Row + i) * cols) + b.Col, b.Cols)));
+        }
+    }
+
+    public override IReadOnlyList<StateTensor> ExportBlock(int block) => shampoo!.Blocks[block].ExportState();
+
+    public override void ImportBlock(int block, IReadOnlyList<StateTensor> state) => shampoo!.Blocks[block].ImportState(state);
 
     /// <summary>The direction before preconditioning starts: the grafted method's own step (the gradient for None/Sgd).</summary>
     private void GraftingDirection(Span<T> g, Span<T> d)

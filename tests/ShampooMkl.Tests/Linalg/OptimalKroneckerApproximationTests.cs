@@ -221,6 +221,8 @@ public sealed class OptimalKroneckerApproximationTests
         Assert.Throws<ArgumentOutOfRangeException>(() => OptimalKroneckerApproximation.Compute(sample, new PowerIterationOptions { Tolerance = double.NaN }));
         var wrongShape = new KroneckerPair(DenseMatrix.Identity(3), 3, DenseMatrix.Identity(3), 3);
         Assert.Throws<ArgumentException>(() => OptimalKroneckerApproximation.Compute(sample, new PowerIterationOptions { Start = wrongShape }));
+        var nonSymmetric = new KroneckerPair([1, 2, 0, 1], 2, DenseMatrix.Identity(3), 3);
+        Assert.Throws<ArgumentException>(() => OptimalKroneckerApproximation.Compute(sample, new PowerIterationOptions { Start = nonSymmetric }));
 
         var zero = new GradientSample<double>(new double[12], 2, 2, 3);
         Assert.Throws<InvalidOperationException>(() => OptimalKroneckerApproximation.Compute(zero));

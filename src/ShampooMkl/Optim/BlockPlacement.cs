@@ -1,0 +1,315 @@
+using System.Text;
+using ShampooMkl.Distributed;
+using ShampooMkl.Preconditioning;
+
+namespace ShampooMkl.Optim;
+
+/// <summary>Where <see cref="Shampoo"/>'s Kronecker blocks live across ranks, and the exchanges that keep the ranks in step.</summary>
+/// <remarks>
+/// Blocks are numbered globally: parameter by parameter in the optimizer's order, each parameter's blocks in layout
+/// order. Every rank derives the same numbering and the same <see cref="BlockOwnership"/> from the shapes alone, so
+/// no layout is ever communicated: a rank's part of a gather is its owned blocks in increasing global number, and
+/// the ranks' parts follow each other in rank order. Without a communicator every method is a no-op and every
+/// block is owned.
+/// </remarks>
+internal sealed class BlockPlacement
+{
+    private const string FailureFallback = "root computation failed";
+
+    private readonly ShampooParameterState[] states;
+    private readonly ICommunicator? communicator;
+    private readonly int[] firstBlock;
+    private readonly (int State, int Block)[] blocks;
+    private readonly bool[] owned;
+    private readonly int[] counts = [];
+    private readonly int[] displacements = [];
+    private readonly int[] cursors = [];
+    private readonly byte[] send = [];
+    private readonly byte[] receive = [];
+
+    public BlockPlacement(ShampooParameterState[] states, ICommunicator? communicator)
+    {
+        this.states = states;
+        this.communicator = communicator;
+        firstBlock = new int[states.Length];
+        var total = 0;
+        for (var s = 0; s < states.Length; s++)
+        {
+            firstBlock[s] = total;
+            total += states[s].BlockCount;
+        }
+
+        blocks = new (int, int)[total];
+        for (var s = 0; s < states.Length; s++)
+        {
+            for (var b = 0; b < states[s].BlockCount; b++)
+            {
+                blocks[firstBlock[s] + b] = (s, b);
+            }
+        }
+
+        owned = new bool[total];
+        if (communicator is null)
+        {
+            Array.Fill(owned, true);
+            return;
+        }
+
+        var costs = new double[total];
+        for (var g = 0; g < total; g++)
+        {
+            var (rows, cols) = states[blocks[g].State].BlockShape(blocks[g].Block);
+            costs[g] = BlockOwnership.InverseRootCost(rows, cols);
+        }
+
+        Ownership = BlockOwnership.Assign(costs, communicator.Size);
+        var ownedBytes = 0L;
+        var allBytes = 0L;
+        for (var g = 0; g < total; g++)
+        {
+            owned[g] = Ownership.OwnerOf(g) == communicator.Rank;
+            var bytes = states[blocks[g].State].DirectionBlockBytes(blocks[g].Block);
+            allBytes += bytes;
+            ownedBytes += owned[g] ? bytes : 0;
+        }
+
+        if (allBytes > int.MaxValue)
+        {
+            throw new NotSupportedException(
+                $"The directions of all blocks take {allBytes} bytes, more than one MPI gather carries (2 GiB); " +
+                "use fp32 factors or fewer, smaller blocks per optimizer.");
+        }
+
+        counts = new int[communicator.Size];
+        displacements = new int[communicator.Size];
+        cursors = new int[communicator.Size];
+        send = new byte[ownedBytes];
+        receive = new byte[allBytes];
+    }
+
+    /// <summary>Whether blocks are shared over more than one rank.</summary>
+    public bool IsDistributed => communicator is not null;
+
+    /// <summary>The communicator, when distributed.</summary>
+    public ICommunicator? Communicator => communicator;
+
+    /// <summary>The owner of every block, when distributed.</summary>
+    public BlockOwnership? Ownership { get; }
+
+    /// <summary>Which of parameter <paramref name="state"/>'s blocks this rank owns; empty (meaning all) when not distributed.</summary>
+    public ReadOnlySpan<bool> OwnedBlocks(int state) =>
+        communicator is null ? default : owned.AsSpan(firstBlock[state], states[state].BlockCount);
+
+    /// <summary>Whether this rank owns block <paramref name="block"/> of parameter <paramref name="state"/>.</summary>
+    public bool Owns(int state, int block) => owned[firstBlock[state] + block];
+
+    /// <summary>Collective: every rank receives the direction of every block of the parameters being preconditioned.</summary>
+    /// <remarks>Allocates nothing: the buffers hold every block's bytes and were sized at construction.</remarks>
+    public void ExchangeDirections(ReadOnlySpan<bool> preconditioning)
+    {
+        if (communicator is null)
+        {
+            return;
+        }
+
+        counts.AsSpan().Clear();
+        for (var g = 0; g < blocks.Length; g++)
+        {
+            var (s, b) = blocks[g];
+            if (preconditioning[s])
+            {
+                counts[Ownership!.OwnerOf(g)] += states[s].DirectionBlockBytes(b);
+            }
+        }
+
+        var total = Prefix(counts, displacements);
+        if (total == 0)
+        {
+            // Same shapes and steps everywhere, so every rank skips the gather together.
+            return;
+        }
+
+        var offset = 0;
+        for (var g = 0; g < blocks.Length; g++)
+        {
+            var (s, b) = blocks[g];
+            if (preconditioning[s] && owned[g])
+            {
+                var bytes = states[s].DirectionBlockBytes(b);
+                states[s].ReadDirectionBlock(b, send.AsSpan(offset, bytes));
+                offset += bytes;
+            }
+        }
+
+        communicator.AllGatherV<byte>(send.AsSpan(0, offset), receive.AsSpan(0, total), counts, displacements);
+        displacements.CopyTo(cursors, 0);
+        for (var g = 0; g < blocks.Length; g++)
+        {
+            var (s, b) = blocks[g];
+            if (!preconditioning[s])
+            {
+                continue;
+            }
+
+            var owner = Ownership!.OwnerOf(g);
+            var bytes = states[s].DirectionBlockBytes(b);
+            if (!owned[g])
+            {
+                states[s].WriteDirectionBlock(b, receive.AsSpan(cursors[owner], bytes));
+            }
+
+            cursors[owner] += bytes;
+        }
+    }
+
+    /// <summary>Collective: replaces the results of the refreshed blocks this rank does not own with their owners'.</summary>
+    /// <param name="queue">The blocks refreshed this step, the same on every rank.</param>
+    /// <param name="results">Per queue entry; this rank's own entries are filled in, the others are overwritten.</param>
+    public void ExchangeRefreshResults(ReadOnlySpan<(int State, int Block)> queue, RootRefreshResult[] results)
+    {
+        if (communicator is null)
+        {
+            return;
+        }
+
+        // First one int per block (−1: success, else the byte length of the failure's text), then the texts if any.
+        var entries = queue.Length;
+        var codes = new int[entries];
+        var mine = new List<int>();
+        var text = new List<byte>();
+        var perRank = new int[communicator.Size];
+        for (var i = 0; i < entries; i++)
+        {
+            var g = firstBlock[queue[i].State] + queue[i].Block;
+            perRank[Ownership!.OwnerOf(g)]++;
+            if (owned[g])
+            {
+                var r = results[i];
+                if (r.Succeeded)
+                {
+                    mine.Add(-1);
+                }
+                else
+                {
+                    var bytes = Encoding.UTF8.GetBytes(r.Detail ?? FailureFallback);
+                    mine.Add(bytes.Length);
+                    text.AddRange(bytes);
+                }
+            }
+        }
+
+        var starts = new int[communicator.Size];
+        Prefix(perRank, starts);
+        communicator.AllGatherV<int>(mine.ToArray(), codes, perRank, starts);
+
+        var textCounts = new int[communicator.Size];
+        var positions = new int[communicator.Size];
+        var seen = new int[communicator.Size];
+        var failures = false;
+        for (var i = 0; i < entries; i++)
+        {
+            var owner = Ownership!.OwnerOf(firstBlock[queue[i].State] + queue[i].Block);
+            var code = codes[starts[owner] + seen[owner]++];
+            failures |= code >= 0;
+            textCounts[owner] += Math.Max(code, 0);
+        }
+
+        var allText = new byte[Prefix(textCounts, positions)];
+        if (failures)
+        {
+            communicator.AllGatherV<byte>(text.ToArray(), allText, textCounts, positions);
+        }
+
+        Array.Clear(seen);
+        for (var i = 0; i < entries; i++)
+        {
+            var owner = Ownership!.OwnerOf(firstBlock[queue[i].State] + queue[i].Block);
+            var code = codes[starts[owner] + seen[owner]++];
+            if (code < 0)
+            {
+                results[i] = new RootRefreshResult(true, 1, 0, null);
+            }
+            else
+            {
+                results[i] = new RootRefreshResult(false, 1, 1, Encoding.UTF8.GetString(allText, positions[owner], code));
+                positions[owner] += code;
+            }
+        }
+    }
+
+    /// <summary>Collective: every block's state is broadcast from its owner and imported by every other rank.</summary>
+    public void GatherBlockStates()
+    {
+        if (communicator is null)
+        {
+            return;
+        }
+
+        for (var g = 0; g < blocks.Length; g++)
+        {
+            var (s, b) = blocks[g];
+            var owner = Ownership!.OwnerOf(g);
+            // The local export fixes the tensors' names and order; only the owner's lengths and values count (an
+            // eigenbasis is empty until the first warm-started refresh, so lengths can differ between ranks).
+            var local = states[s].ExportBlock(b);
+            var lengths = new int[local.Count];
+            var total = 0;
+            if (owned[g])
+            {
+                for (var t = 0; t < local.Count; t++)
+                {
+                    lengths[t] = local[t].Data.Length;
+                    total += lengths[t];
+                }
+            }
+
+            communicator.Broadcast<int>(lengths, owner);
+            if (!owned[g])
+            {
+                total = lengths.Sum();
+            }
+
+            var values = new double[total];
+            if (owned[g])
+            {
+                var at = 0;
+                foreach (var t in local)
+                {
+                    t.Data.CopyTo(values, at);
+                    at += t.Data.Length;
+                }
+            }
+
+            communicator.Broadcast<double>(values, owner);
+            if (owned[g])
+            {
+                continue;
+            }
+
+            var received = new List<StateTensor>(local.Count);
+            var offset = 0;
+            for (var t = 0; t < local.Count; t++)
+            {
+                var template = local[t];
+                var shape = lengths[t] == template.Data.Length ? template.Shape : [lengths[t]];
+                received.Add(new StateTensor(template.Name, shape, values.AsSpan(offset, lengths[t]).ToArray()));
+                offset += lengths[t];
+            }
+
+            states[s].ImportBlock(b, received);
+        }
+    }
+
+    /// <summary>Exclusive prefix sums of <paramref name="counts"/> into <paramref name="starts"/>; returns the total.</summary>
+    private static int Prefix(ReadOnlySpan<int> counts, Span<int> starts)
+    {
+        var total = 0;
+        for (var r = 0; r < counts.Length; r++)
+        {
+            starts[r] = total;
+            total += counts[r];
+        }
+
+        return total;
+    }
+}
