@@ -25,6 +25,11 @@ internal static class Program
           mismatch               root broadcasts more than the others expect: an MpiException, not a hang
           die exit|throw|abort|argument   rank 1 fails before a collective the others are waiting in
           bench                  time AllReduceSum of --count doubles (default 1048576)
+          train                  Shampoo on a small MLP and seeded data: [--steps K] [--batch B] [--distributed | --shards S]
+                                 [--checkpoint FILE --checkpoint-every C] [--resume FILE] [--out FILE] [--precision single]
+                                 [--threads N]; SHAMPOO_HOST_DIE=RANK:STEP[:checkpoint] makes a rank exit there
+          bench-refresh          time of a step refreshing every block: [--model mlp|blocked8x1024] [--iterations K]
+                                 [--parallelism P] [--threaded-min-dim D]; distributed when run on several ranks
         """;
 
     private static int Main(string[] args)
@@ -45,6 +50,9 @@ internal static class Program
         }
 
         using var comm = Communicators.FromEnvironment();
+        // mpirun ends the surviving ranks with SIGTERM when one fails; say why before the runtime exits.
+        using var terminated = PosixSignalRegistration.Create(PosixSignal.SIGTERM, _ =>
+            Console.Error.WriteLine($"[rank {comm.Rank}] stopped by SIGTERM: mpirun ends the job because another rank failed"));
         try
         {
             return command switch
@@ -57,6 +65,8 @@ internal static class Program
                 "signals" => Signals(comm),
                 "mismatch" => Mismatch(comm, count),
                 "bench" => Bench(comm, count, iterations),
+                "train" => TrainMode.Run(comm, args),
+                "bench-refresh" => TrainMode.BenchRefresh(comm, args),
                 _ => UnknownCommand(command),
             };
         }
@@ -452,7 +462,7 @@ internal static class Program
     }
 
     /// <summary>Sums failure counts over all ranks; rank 0 reports; every rank returns the common verdict.</summary>
-    private static int Agree(ICommunicator comm, string command, int failures, string details)
+    internal static int Agree(ICommunicator comm, string command, int failures, string details)
     {
         var total = new double[] { failures };
         comm.AllReduceSum(total);
@@ -464,7 +474,19 @@ internal static class Program
         return total[0] == 0 ? 0 : 1;
     }
 
-    private static int IntOption(string[] args, string name, int fallback)
+    /// <summary>The value after <paramref name="name"/>, or null when the option is absent.</summary>
+    internal static string? StringOption(string[] args, string name)
+    {
+        var index = Array.IndexOf(args, name);
+        if (index < 0)
+        {
+            return null;
+        }
+
+        return index + 1 < args.Length ? args[index + 1] : throw new ArgumentException($"{name} needs a value");
+    }
+
+    internal static int IntOption(string[] args, string name, int fallback)
     {
         var index = Array.IndexOf(args, name);
         if (index < 0)

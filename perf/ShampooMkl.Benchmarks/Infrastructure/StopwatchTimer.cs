@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace ShampooMkl.Benchmarks.Infrastructure;
 
 /// <summary>Samples of one timed operation, in milliseconds.</summary>
-internal sealed record Timing(double[] SamplesMs)
+internal sealed record Timing(double[] SamplesMs, long AllocatedBytesPerRun)
 {
     public double MedianMs => Median(SamplesMs);
 
@@ -35,6 +35,9 @@ internal static class StopwatchTimer
         }
 
         var samples = new List<double>(repeats);
+        // Managed allocations of the calling thread only: exact, and blind to the runtime's background threads (tiered
+        // JIT, thread pool), which is what "the step allocates nothing" is about.
+        var allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
         var started = Stopwatch.GetTimestamp();
         for (var i = 0; i < repeats; i++)
         {
@@ -47,6 +50,7 @@ internal static class StopwatchTimer
             }
         }
 
-        return new Timing([.. samples]);
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
+        return new Timing([.. samples], allocated / Math.Max(1, samples.Count));
     }
 }

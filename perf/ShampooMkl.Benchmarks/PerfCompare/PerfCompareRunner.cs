@@ -7,7 +7,7 @@ using ShampooMkl.Native;
 namespace ShampooMkl.Benchmarks.PerfCompare;
 
 /// <summary>One case's result, normalised by the same backend's dgemm reference of the same run.</summary>
-internal sealed record PerfEntry(string Backend, string Case, double Ms, double ReferenceMs, double Normalized, int Samples);
+internal sealed record PerfEntry(string Backend, string Case, double Ms, double ReferenceMs, double Normalized, int Samples, long AllocatedBytesPerRun = 0);
 
 /// <summary>The stored baseline of one platform (perf/baselines/&lt;rid&gt;.json).</summary>
 internal sealed record PerfBaseline(string Rid, string Machine, string Recorded, double Threshold, string Note, List<PerfEntry> Entries);
@@ -18,7 +18,8 @@ internal sealed record PerfBaseline(string Rid, string Machine, string Recorded,
 /// a slower or busier machine scales both and only a change in our code's efficiency moves the ratio. The reference is
 /// measured before and after the cases and the faster of the two is used (a transient slowdown inflates only one).
 /// A case regresses when its ratio exceeds the baseline's by more than the threshold (default 25%: three runs on the
-/// project machine varied by less than half that, see perf/baselines/README.md). Exit code 1 on any regression.
+/// project machine varied by less than half that, see perf/baselines/README.md). A steady-state step ("step-*") that
+/// allocates managed memory on the calling thread also fails. Exit code 1 on any regression.
 /// </remarks>
 internal static class PerfCompareRunner
 {
@@ -49,14 +50,14 @@ internal static class PerfCompareRunner
             var reference = Math.Min(before.MedianMs, after.MedianMs);
             Console.WriteLine($"  reference dgemm-1024: {F(before.MedianMs)} ms before, {F(after.MedianMs)} ms after; using {F(reference)} ms");
             entries.AddRange(timings.Select(t => new PerfEntry(kind.ToString(), t.Case.Name, Round(t.Timing.MedianMs), Round(reference),
-                Round(t.Timing.MedianMs / reference), t.Timing.Count)));
+                Round(t.Timing.MedianMs / reference), t.Timing.Count, t.Timing.AllocatedBytesPerRun)));
             // Let this backend's worker threads go idle before the next one is timed.
             Thread.Sleep(1000);
         }
 
         var baseline = File.Exists(baselineFile) ? JsonSerializer.Deserialize<PerfBaseline>(File.ReadAllText(baselineFile), Json) : null;
         var threshold = thresholdOverride ?? (baseline?.Threshold > 0 ? baseline.Threshold : DefaultThreshold);
-        var table = new TextTable("Backend", "Case", "ms (median)", "n", "÷ dgemm", "Baseline ÷ dgemm", "Change", "Verdict");
+        var table = new TextTable("Backend", "Case", "ms (median)", "n", "B/run", "÷ dgemm", "Baseline ÷ dgemm", "Change", "Verdict");
         var regressions = 0;
         foreach (var e in entries)
         {
@@ -69,12 +70,19 @@ internal static class PerfCompareRunner
                 < 0 when -change > threshold / (1 + threshold) => "faster",
                 _ => "ok",
             };
-            if (verdict == "REGRESSION")
+            // A steady-state step must not allocate (the optimizer's contract); any managed byte is a regression.
+            if (e.Case.StartsWith("step-", StringComparison.Ordinal) && e.AllocatedBytesPerRun != 0)
+            {
+                verdict = "ALLOCATES";
+            }
+
+            if (verdict is "REGRESSION" or "ALLOCATES")
             {
                 regressions++;
             }
 
-            table.Add(e.Backend, e.Case, F(e.Ms), e.Samples.ToString(CultureInfo.InvariantCulture), e.Normalized.ToString("F4", CultureInfo.InvariantCulture),
+            table.Add(e.Backend, e.Case, F(e.Ms), e.Samples.ToString(CultureInfo.InvariantCulture),
+                e.AllocatedBytesPerRun.ToString(CultureInfo.InvariantCulture), e.Normalized.ToString("F4", CultureInfo.InvariantCulture),
                 b is null ? "-" : b.Normalized.ToString("F4", CultureInfo.InvariantCulture),
                 change is { } c ? (c >= 0 ? "+" : "") + (100 * c).ToString("F1", CultureInfo.InvariantCulture) + "%" : "-", verdict);
         }

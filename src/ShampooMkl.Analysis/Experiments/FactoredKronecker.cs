@@ -116,11 +116,17 @@ public static class FactoredKronecker
         var converged = false;
         var leftCoefficients = new double[sample.Count];
         var rightCoefficients = new double[sample.Examples];
+
+        // One scratch buffer for every per-row product of a pass: long runs would otherwise fill the large-object heap.
+        var scratch = new double[Math.Max((long)sample.Count * m, (long)sample.Examples * n)];
+        var denseScratch = (new double[(long)sample.DenseCount * m * n], new double[(long)sample.DenseCount * m * n]);
+        var nextA = new double[m * m];
+        var nextB = new double[n * n];
         for (var t = 1; t <= options.MaxIterations; t++)
         {
             // Both updates read the previous pair, as in the library: from (I, I) the first pass is Shampoo²'s (L, R).
-            var deltaForms = QuadraticForms(sample.Deltas, sample.Count, m, a, lib);
-            var inputForms = QuadraticForms(sample.Inputs, sample.Examples, n, b, lib);
+            var deltaForms = QuadraticForms(sample.Deltas, sample.Count, m, a, lib, scratch);
+            var inputForms = QuadraticForms(sample.Inputs, sample.Examples, n, b, lib, scratch);
             Array.Clear(rightCoefficients);
             for (var k = 0; k < sample.Count; k++)
             {
@@ -129,18 +135,16 @@ public static class FactoredKronecker
                 rightCoefficients[e] += sample.Weights[k] * deltaForms[k];
             }
 
-            var nextA = new double[m * m];
-            var nextB = new double[n * n];
-            WeightedGram(sample.Deltas, sample.Count, m, leftCoefficients, nextA, lib);
-            WeightedGram(sample.Inputs, sample.Examples, n, rightCoefficients, nextB, lib);
-            var previousInner = RankOneInner(sample, deltaForms, inputForms) + DensePass(sample, a, b, nextA, nextB, lib);
+            WeightedGram(sample.Deltas, sample.Count, m, leftCoefficients, nextA, lib, scratch);
+            WeightedGram(sample.Inputs, sample.Examples, n, rightCoefficients, nextB, lib, scratch);
+            var previousInner = RankOneInner(sample, deltaForms, inputForms) + DensePass(sample, a, b, nextA, nextB, lib, denseScratch);
             Symmetrize(nextA, m);
             Symmetrize(nextB, n);
             Normalize(nextA, "R(H)·vec(B)");
             Normalize(nextB, "R(H)ᵀ·vec(A)");
             change = TensorPrimitives.Distance<double>(nextA, a) + TensorPrimitives.Distance<double>(nextB, b);
-            a = nextA;
-            b = nextB;
+            (a, nextA) = (nextA, a);
+            (b, nextB) = (nextB, b);
             history.Add(change);
             options.Progress?.Invoke(new PowerIterationStep(t, change, previousInner));
             if (change <= options.Tolerance)
@@ -262,7 +266,8 @@ public static class FactoredKronecker
 
     /// <summary>The dense gradients' share of one pass: returns Σ wⱼ⟨A Dⱼ, Dⱼ B⟩ and, when targets are given, adds
     /// Σ wⱼ Dⱼ B Dⱼᵀ to <paramref name="nextA"/> and Σ wⱼ Dⱼᵀ A Dⱼ to <paramref name="nextB"/>.</summary>
-    private static double DensePass(FactoredGradientSample sample, double[] a, double[] b, double[]? nextA, double[]? nextB, BlasLibrary lib)
+    private static double DensePass(FactoredGradientSample sample, double[] a, double[] b, double[]? nextA, double[]? nextB, BlasLibrary lib,
+        (double[] Right, double[] Left)? scratch = null)
     {
         var count = sample.DenseCount;
         if (count == 0)
@@ -272,8 +277,8 @@ public static class FactoredKronecker
 
         int m = sample.Rows, n = sample.Cols, size = m * n;
         var stack = new ReadOnlyMatrixView<double>(sample.Dense, count * m, n);
-        var right = new double[count * size];
-        var left = new double[count * size];
+        var right = scratch?.Right ?? new double[count * size];
+        var left = scratch?.Left ?? new double[count * size];
 
         // Vertical stack [D₁; …; D_D]: all Dⱼ B in one gemm; A Dⱼ (weighted) per gradient.
         MatrixProduct.Multiply(stack, false, new ReadOnlyMatrixView<double>(b, n, n), false, new MatrixView<double>(right, count * m, n), 1.0, 0.0, lib);
@@ -305,8 +310,9 @@ public static class FactoredKronecker
         return new ReadOnlyMatrixView<double>(sample.Dense.Slice(j * size, size), sample.Rows, sample.Cols);
     }
 
-    /// <summary>result ← Xᵀ diag(c) X (d×d) as one gemm; c may hold any signs (a start pair need not be PSD).</summary>
-    private static void WeightedGram(ReadOnlySpan<double> rows, int count, int d, ReadOnlySpan<double> coefficients, double[] result, BlasLibrary blas)
+    /// <summary>result ← Xᵀ diag(c) X (d×d): one syrk on rows scaled by √cᵢ when every cᵢ ≥ 0 (always, for PSD iterates),
+    /// otherwise one gemm (a start pair need not be PSD). <paramref name="scratch"/> holds at least count·d values.</summary>
+    private static void WeightedGram(ReadOnlySpan<double> rows, int count, int d, ReadOnlySpan<double> coefficients, double[] result, BlasLibrary blas, double[]? scratch = null)
     {
         if (count == 0)
         {
@@ -314,19 +320,33 @@ public static class FactoredKronecker
             return;
         }
 
-        var scaled = new double[(long)count * d];
-        for (var i = 0; i < count; i++)
+        var scaled = scratch ?? new double[(long)count * d];
+        var nonNegative = true;
+        foreach (var c in coefficients[..count])
         {
-            TensorPrimitives.Multiply(rows.Slice(i * d, d), coefficients[i], scaled.AsSpan(i * d, d));
+            nonNegative &= c >= 0;
         }
 
-        MatrixProduct.Multiply(new ReadOnlyMatrixView<double>(rows[..(count * d)], count, d), true,
-            new ReadOnlyMatrixView<double>(scaled, count, d), false,
-            new MatrixView<double>(result, d, d), 1.0, 0.0, blas);
+        for (var i = 0; i < count; i++)
+        {
+            var factor = nonNegative ? Math.Sqrt(coefficients[i]) : coefficients[i];
+            TensorPrimitives.Multiply(rows.Slice(i * d, d), factor, scaled.AsSpan(i * d, d));
+        }
+
+        var target = new MatrixView<double>(result, d, d);
+        if (nonNegative)
+        {
+            SymmetricRankUpdate.Update(new ReadOnlyMatrixView<double>(scaled.AsSpan(0, count * d), count, d), transpose: true, target, 1.0, 0.0, mirrorLower: true, blas);
+        }
+        else
+        {
+            MatrixProduct.Multiply(new ReadOnlyMatrixView<double>(rows[..(count * d)], count, d), true,
+                new ReadOnlyMatrixView<double>(scaled.AsSpan(0, count * d), count, d), false, target, 1.0, 0.0, blas);
+        }
     }
 
-    /// <summary>xᵢᵀ M xᵢ for every row: one gemm X·M, then row dot products.</summary>
-    private static double[] QuadraticForms(ReadOnlySpan<double> rows, int count, int d, double[] matrix, BlasLibrary blas)
+    /// <summary>xᵢᵀ M xᵢ for every row: one gemm X·M, then row dot products. <paramref name="scratch"/> holds at least count·d values.</summary>
+    private static double[] QuadraticForms(ReadOnlySpan<double> rows, int count, int d, double[] matrix, BlasLibrary blas, double[]? scratch = null)
     {
         var forms = new double[count];
         if (count == 0)
@@ -334,10 +354,10 @@ public static class FactoredKronecker
             return forms;
         }
 
-        var product = new double[(long)count * d];
+        var product = scratch ?? new double[(long)count * d];
         MatrixProduct.Multiply(new ReadOnlyMatrixView<double>(rows[..(count * d)], count, d), false,
             new ReadOnlyMatrixView<double>(matrix, d, d), false,
-            new MatrixView<double>(product, count, d), 1.0, 0.0, blas);
+            new MatrixView<double>(product.AsSpan(0, count * d), count, d), 1.0, 0.0, blas);
         for (var i = 0; i < count; i++)
         {
             forms[i] = TensorPrimitives.Dot(rows.Slice(i * d, d), product.AsSpan(i * d, d));

@@ -73,7 +73,7 @@ public readonly record struct EstimateSource(LabelMode Labels, GradientKind Grad
             {
                 LabelMode.True => "true labels",
                 LabelMode.Sampled => "sampled labels",
-                _ => "all classes (exact)",
+                _ => "all classes p-weighted (exact)",
             };
             return Gradients switch
             {

@@ -56,8 +56,9 @@ public sealed record HessianTrackingSettings
     /// <summary>Cap on power-iteration passes per optimal-Kronecker computation.</summary>
     public int PowerIterations { get; init; } = 100;
 
-    /// <summary>Power-iteration stopping tolerance on ‖ΔA‖ + ‖ΔB‖ of unit iterates (cosine error ~ its square).</summary>
-    public double Tolerance { get; init; } = 1e-6;
+    /// <summary>Power-iteration stopping tolerance on ‖ΔA‖ + ‖ΔB‖ of unit iterates. The optimum's cosine to its own H errs by
+    /// about the square of this; cosines to another H (cross cells) err by about the tolerance itself, so 1e-5 keeps four digits.</summary>
+    public double Tolerance { get; init; } = 1e-5;
 
     /// <summary>Number of classes of the data set.</summary>
     public int Classes => Dataset == AnalysisDataset.Mnist2 ? 2 : MnistDataset.ClassCount;
@@ -141,14 +142,31 @@ public static class HessianTracking
     public static HessianReport Run(HessianTrackingSettings settings, LabeledImages train, IHessianTrackingObserver? observer = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(settings);
+        settings.Validate();
+        return Run(settings, train, CreateModel(settings.Model, settings.Classes, settings.BatchSize, settings.Seed), observer, cancellationToken);
+    }
+
+    /// <summary>Runs the training and the measurements on a model built by the caller (e.g. a small one in tests);
+    /// <see cref="HessianTrackingSettings.Model"/> is then only a label in the report.</summary>
+    /// <exception cref="ArgumentException">The settings do not fit the data or the model.</exception>
+    public static HessianReport Run(HessianTrackingSettings settings, LabeledImages train, SequentialModel model, IHessianTrackingObserver? observer = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(model);
         settings.Validate();
         if (settings.Examples > train.Count)
         {
             throw new ArgumentException($"--examples {settings.Examples} exceeds the {train.Count} training images of the data set.", nameof(settings));
         }
 
-        var model = CreateModel(settings.Model, settings.Classes, settings.BatchSize, settings.Seed);
+        if (train.Features != model.InputFeatures || model.Classes != settings.Classes || model.MaxBatchSize < settings.BatchSize)
+        {
+            throw new ArgumentException(
+                $"The model reads {model.InputFeatures} features into {model.Classes} classes with batches up to {model.MaxBatchSize}; " +
+                $"the data has {train.Features} features, the settings {settings.Classes} classes and batch {settings.BatchSize}.", nameof(model));
+        }
+
         if (settings.Layer >= model.DenseLayers.Count)
         {
             throw new ArgumentException(

@@ -7,6 +7,7 @@ using ShampooMkl.Analysis.Training;
 using ShampooMkl.Cli.Reporting;
 using ShampooMkl.Linalg;
 using Spectre.Console;
+using Color = ScottPlot.Color;
 
 namespace ShampooMkl.Cli.Commands;
 
@@ -49,8 +50,8 @@ internal static class AnalyzeCommand
         var powerIterations = Positive("--power-iterations", "Most power-iteration passes per optimal Kronecker approximation.", 100);
         var tolerance = new Option<double>("--tolerance")
         {
-            Description = "Power-iteration stop: ‖ΔA‖_F + ‖ΔB‖_F of unit iterates (the cosine error is about its square).",
-            DefaultValueFactory = _ => 1e-6,
+            Description = "Power-iteration stop: ‖ΔA‖_F + ‖ΔB‖_F of unit iterates (cosines err by about this, the optimum's own by its square).",
+            DefaultValueFactory = _ => 1e-5,
         };
         tolerance.Validators.Add(result =>
         {
@@ -370,89 +371,101 @@ internal static class AnalyzeCommand
             return Path.Combine(folder, Path.GetFileNameWithoutExtension(plotPath) + "-tricks" + Path.GetExtension(plotPath));
         }
 
-        /// <summary>The paper's Figure 1 layout: per-example approximations of each H's own sample.</summary>
+        /// <summary>The paper's Figure 1 layout: per-example approximations of each H's own sample, one colour per approximation.</summary>
         public static void SaveFigure1(HessianReport report, string path)
         {
-            var approximations = Enum.GetValues<ApproximationKind>();
+            Color[] colors = [Colors.RoyalBlue, Colors.DarkOrange, Colors.ForestGreen, Colors.Crimson];
+            MarkerShape[] markers = [MarkerShape.FilledCircle, MarkerShape.FilledSquare, MarkerShape.FilledTriangleUp, MarkerShape.FilledDiamond];
             var panels = Enum.GetValues<HessianKind>().Reverse().Select(h =>
             {
                 var source = HessianGrid.TargetOf(h);
-                var lines = approximations.Select((a, i) => (HessianGrid.Title(a), Series(report, new HessianCell(h, source, a)), i));
-                return Panel(report, $"{HessianGrid.Title(h)} H ({source.Description})", lines);
+                var lines = Enum.GetValues<ApproximationKind>().Select(a => new Line(
+                    HessianGrid.Title(a), Series(report, new HessianCell(h, source, a)), colors[(int)a], LinePattern.Solid, markers[(int)a]));
+                return Panel(report, $"{HessianGrid.Title(h)} H ({source.Description}): Kronecker approximations", lines);
             });
-            Save(panels, path, $"{Describe(report)}: per-example Kronecker approximations");
+            Save(panels, path);
         }
 
-        /// <summary>The practical tricks: Shampoo² built from each source, compared with the same H.</summary>
+        /// <summary>The practical tricks: Shampoo² built from each source, compared with the same H. Colour = labels,
+        /// line = per-example (solid), mini-batch sums (dashed), expected mini-batch (dotted).</summary>
         public static void SaveTricks(HessianReport report, string path)
         {
             var panels = Enum.GetValues<HessianKind>().Reverse().Select(h =>
             {
-                var lines = HessianGrid.SourcesOf(h).Select((s, i) =>
-                    ($"Shampoo², {s.Description}", Series(report, new HessianCell(h, s, ApproximationKind.ShampooSquared)), i));
-                return Panel(report, $"{HessianGrid.Title(h)} H: Shampoo² from other gradients", lines);
+                var lines = HessianGrid.SourcesOf(h).Select(s => new Line(
+                    s.Description, Series(report, new HessianCell(h, s, ApproximationKind.ShampooSquared)),
+                    s.Labels switch { LabelMode.Exact => Colors.RoyalBlue, LabelMode.Sampled => Colors.DarkOrange, _ => Colors.ForestGreen },
+                    s.Gradients switch { GradientKind.Batch => LinePattern.Dashed, GradientKind.ExpectedBatch => LinePattern.Dotted, _ => LinePattern.Solid },
+                    s.Gradients switch { GradientKind.Batch => MarkerShape.OpenSquare, GradientKind.ExpectedBatch => MarkerShape.FilledTriangleUp, _ => MarkerShape.FilledCircle }));
+                return Panel(report, $"{HessianGrid.Title(h)} H: Shampoo² built from other gradients", lines);
             });
-            Save(panels, path, $"{Describe(report)}: batch gradients and labels");
+            Save(panels, path);
         }
 
+        private sealed record Line(string Label, double[] Values, Color Color, LinePattern Pattern, MarkerShape Marker);
+
         private static string Describe(HessianReport r) => string.Create(CultureInfo.InvariantCulture,
-            $"{r.Dataset} {r.Model} {r.LayerName} ({r.Rows}×{r.Cols}), N={r.Examples}, B={r.BatchSize}, {r.Optimizer}");
+            $"{r.Dataset}, {r.Model} {r.LayerName} ({r.Rows}×{r.Cols}), N = {r.Examples}, B = {r.BatchSize}, trained with {r.Optimizer}");
 
         private static double[] Series(HessianReport report, HessianCell cell) => report.Measurements.Select(m => m.Cosine(cell)).ToArray();
 
-        private static Plot Panel(HessianReport report, string title, IEnumerable<(string Label, double[] Values, int Index)> lines)
+        private static Plot Panel(HessianReport report, string title, IEnumerable<Line> lines)
         {
             var plot = new Plot();
-            var palette = new ScottPlot.Palettes.Category10();
             var steps = report.Measurements.Select(m => (double)m.Step).ToArray();
-            MarkerShape[] markers = [MarkerShape.FilledCircle, MarkerShape.FilledSquare, MarkerShape.FilledTriangleUp, MarkerShape.FilledDiamond, MarkerShape.OpenCircle];
             var low = 1.0;
-            foreach (var (label, values, index) in lines)
+            foreach (var line in lines)
             {
-                var keep = Enumerable.Range(0, steps.Length).Where(k => double.IsFinite(values[k])).ToArray();
+                var keep = Enumerable.Range(0, steps.Length).Where(k => double.IsFinite(line.Values[k])).ToArray();
                 if (keep.Length == 0)
                 {
                     continue;
                 }
 
-                var scatter = plot.Add.Scatter(keep.Select(k => steps[k]).ToArray(), keep.Select(k => values[k]).ToArray());
-                scatter.Color = palette.GetColor(index);
+                var scatter = plot.Add.Scatter(keep.Select(k => steps[k]).ToArray(), keep.Select(k => line.Values[k]).ToArray());
+                scatter.Color = line.Color;
                 scatter.LineWidth = 2;
-                scatter.MarkerShape = markers[index % markers.Length];
-                scatter.MarkerSize = 7;
-                scatter.LegendText = label;
-                low = Math.Min(low, keep.Min(k => values[k]));
+                scatter.LinePattern = line.Pattern;
+                scatter.MarkerShape = line.Marker;
+                scatter.MarkerSize = 8;
+                scatter.LegendText = line.Label;
+                low = Math.Min(low, keep.Min(k => line.Values[k]));
             }
 
-            plot.Title(title, size: 14);
-            plot.XLabel("training step");
-            plot.YLabel("cosine similarity to H");
-            plot.ShowLegend(Alignment.LowerRight);
+            // Two lines: what is compared, then the run — each panel stands alone when cropped into a document.
+            plot.Title($"{title}\n{Describe(report)}", size: 13);
+            plot.XLabel("training step", size: 13);
+            plot.YLabel("cosine similarity to H", size: 13);
+
+            // Beside the axes, so no legend box hides a line.
+            plot.ShowLegend(Edge.Right);
+            plot.Legend.FontSize = 12;
+            plot.Legend.SymbolWidth = 40;
+
             // Cosines live in [0, 1]; a floor just below the data keeps close lines apart without hiding the scale.
             plot.Axes.SetLimitsY(Math.Max(0, Math.Floor((low - 0.05) * 20) / 20), 1.005);
-            var maxStep = steps.Length == 0 ? 1 : steps[^1];
-            plot.Axes.SetLimitsX(-0.02 * Math.Max(1, maxStep), maxStep * 1.02 + (maxStep == 0 ? 1 : 0));
+            var maxStep = steps.Length == 0 ? 1 : Math.Max(1, steps[^1]);
+            plot.Axes.SetLimitsX(-0.03 * maxStep, maxStep * 1.03);
             return plot;
         }
 
-        private static void Save(IEnumerable<Plot> panels, string path, string title)
+        private static void Save(IEnumerable<Plot> panels, string path)
         {
             var plots = panels.ToArray();
-            plots[0].Title($"{title}\n{plots[0].Axes.Title.Label.Text}", size: 14);
             var multiplot = new Multiplot(plots[0]);
             for (var i = 1; i < plots.Length; i++)
             {
                 multiplot.Subplots.Add(plots[i]);
             }
 
-            multiplot.Layout = new ScottPlot.MultiplotLayouts.Columns();
+            multiplot.Layout = new ScottPlot.MultiplotLayouts.Rows();
             var folder = Path.GetDirectoryName(Path.GetFullPath(path));
             if (!string.IsNullOrEmpty(folder))
             {
                 Directory.CreateDirectory(folder);
             }
 
-            multiplot.SavePng(path, 1400, 560);
+            multiplot.SavePng(path, 1250, 1000);
         }
     }
 }

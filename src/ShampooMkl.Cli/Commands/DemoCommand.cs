@@ -81,7 +81,7 @@ internal static class DemoCommand
                 observer))).ToList();
         var reports = TrainingConsole.Run(console, jobs);
 
-        console.Write(TrainingTables.Comparison(reports, $"MNIST MLP after {epochs} epochs"));
+        console.Write(TrainingTables.Comparison(reports, $"MNIST MLP after {epochs} epoch{(epochs == 1 ? "" : "s")}"));
         var jsonPath = Path.Combine(outputFolder, "demo.json");
         var plotPath = Path.Combine(outputFolder, "loss.png");
         var comparison = new TrainingComparison
@@ -123,7 +123,7 @@ internal static class DemoCommand
                 backend.MaxThreads?.ToString(CultureInfo.InvariantCulture) ?? "?",
                 Speed("sgemm"),
                 Speed("dgemm"),
-                Markup.Escape(backend.Version ?? "?"));
+                Markup.Escape(ShortVersion(backend.Version)));
         }
 
         console.Write(table);
@@ -141,5 +141,17 @@ internal static class DemoCommand
 
         console.MarkupLine($"  Training on [bold]{Markup.Escape(d.Backend)}[/] ({Markup.Escape(d.Reason)}). Full diagnosis: shampoo-mkl doctor.");
         return true;
+    }
+
+    // MKL's version string ends in a build date and target description that only push the table past the screen.
+    private static string ShortVersion(string? version)
+    {
+        if (version is null)
+        {
+            return "?";
+        }
+
+        var cut = version.IndexOf(" Product Build", StringComparison.Ordinal);
+        return cut > 0 ? version[..cut] : version;
     }
 }

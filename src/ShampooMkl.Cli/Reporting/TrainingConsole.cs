@@ -65,8 +65,8 @@ internal static class TrainingConsole
 
     private static string Summary(string label, TrainingReport report) => report.Final is { } last
         ? string.Create(CultureInfo.InvariantCulture,
-            $"{label}: done, test accuracy {last.TestAccuracy * 100:0.00}%, test loss {last.TestLoss:0.0000}")
-        : $"{label}: done";
+            $"{label} done: test acc {last.TestAccuracy * 100:0.00}%")
+        : $"{label} done";
 
     private sealed class PlainObserver(IAnsiConsole console, string label) : ITrainingObserver
     {
@@ -115,7 +115,7 @@ internal static class TrainingConsole
             task.Value = total > 0 ? done / total : 1.0;
             var accuracy = p.LastTestAccuracy is { } a ? string.Create(CultureInfo.InvariantCulture, $"{a * 100:0.0}%") : "–";
             task.Description = Markup.Escape(string.Create(CultureInfo.InvariantCulture,
-                $"{label} epoch {p.Epoch}/{p.Epochs} loss {p.MeanLoss:0.000} test acc {accuracy} {p.StepsPerSecond:0} steps/s"));
+                $"{label} {p.Epoch}/{p.Epochs} loss {p.MeanLoss:0.000} acc {accuracy} {p.StepsPerSecond:0} st/s"));
         }
     }
 }

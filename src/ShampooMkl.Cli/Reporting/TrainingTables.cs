@@ -42,17 +42,24 @@ internal static class TrainingTables
     /// <summary>One row per run with its final epoch and total times.</summary>
     public static Table Comparison(IReadOnlyList<TrainingReport> runs, string? title = null)
     {
+        // Skipped steps are rare; the column only appears when there is something to show, which keeps the table
+        // inside an 80-column terminal otherwise.
+        var showSkipped = runs.Any(r => r.Epochs.Any(e => e.SkippedSteps > 0));
         var table = new Table()
             .Title(Markup.Escape(title ?? "Comparison"))
-            .AddColumn("Optimizer")
+            .AddColumn(new TableColumn("Optimizer").NoWrap())
             .AddColumn(new TableColumn("LR").RightAligned())
             .AddColumn(new TableColumn("Test\nacc.").RightAligned())
             .AddColumn(new TableColumn("Test\nloss").RightAligned())
             .AddColumn(new TableColumn("Train\nloss").RightAligned())
-            .AddColumn(new TableColumn("Train\ntime (s)").RightAligned())
-            .AddColumn(new TableColumn("Optimizer\ntime (s)").RightAligned())
-            .AddColumn(new TableColumn("Refresh\ntime (s)").RightAligned())
-            .AddColumn(new TableColumn("Skipped").RightAligned());
+            .AddColumn(new TableColumn("Time\n(s)").RightAligned())
+            .AddColumn(new TableColumn("Optim.\n(s)").RightAligned())
+            .AddColumn(new TableColumn("Refresh\n(s)").RightAligned());
+        if (showSkipped)
+        {
+            table.AddColumn(new TableColumn("Skipped").RightAligned());
+        }
+
         var best = runs.Where(r => r.Final is not null).Select(r => r.Final!.TestAccuracy).DefaultIfEmpty(double.NaN).Max();
         foreach (var run in runs)
         {
@@ -63,7 +70,8 @@ internal static class TrainingTables
                 accuracy = $"[bold green]{accuracy}[/]";
             }
 
-            table.AddRow(
+            var cells = new List<string>
+            {
                 Markup.Escape(run.Optimizer),
                 Markup.Escape(run.Hyperparameters.TryGetValue("lr", out var lr) ? lr : "?"),
                 accuracy,
@@ -72,7 +80,13 @@ internal static class TrainingTables
                 F($"{run.TotalTrainSeconds:0.00}"),
                 F($"{run.TotalOptimizerSeconds:0.00}"),
                 F($"{run.TotalRefreshSeconds:0.00}"),
-                F($"{run.Epochs.Sum(e => e.SkippedSteps)}"));
+            };
+            if (showSkipped)
+            {
+                cells.Add(F($"{run.Epochs.Sum(e => e.SkippedSteps)}"));
+            }
+
+            table.AddRow([.. cells]);
         }
 
         return table;

@@ -34,7 +34,11 @@ public static class MpiJob
     public static JobResult Run(int ranks, params string[] args) => Run(ranks, DefaultTimeout, args);
 
     /// <summary>As <see cref="Run(int, string[])"/> with an explicit timeout, after which the job is killed and the test fails.</summary>
-    public static JobResult Run(int ranks, TimeSpan timeout, params string[] args)
+    public static JobResult Run(int ranks, TimeSpan timeout, params string[] args) =>
+        Run(ranks, timeout, new Dictionary<string, string>(), args);
+
+    /// <summary>As <see cref="Run(int, TimeSpan, string[])"/>, with extra environment variables exported to every rank.</summary>
+    public static JobResult Run(int ranks, TimeSpan timeout, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var start = new ProcessStartInfo(FindMpirun());
         start.ArgumentList.Add("-np");
@@ -44,6 +48,13 @@ public static class MpiJob
             start.ArgumentList.Add(option);
         }
 
+        foreach (var name in environment.Keys)
+        {
+            // Local ranks inherit mpirun's environment; -x also carries it to ranks on other nodes.
+            start.ArgumentList.Add("-x");
+            start.ArgumentList.Add(name);
+        }
+
         start.ArgumentList.Add(DotnetPath());
         start.ArgumentList.Add(HostPath.Value);
         foreach (var arg in args)
@@ -51,9 +62,12 @@ public static class MpiJob
             start.ArgumentList.Add(arg);
         }
 
-        SetEnvironment(start, new Dictionary<string, string>());
+        SetEnvironment(start, environment);
         return Execute(start, timeout);
     }
+
+    /// <summary>Runs the host as a plain process (no mpirun).</summary>
+    public static JobResult RunAlone(params string[] args) => RunAlone(new Dictionary<string, string>(), args);
 
     /// <summary>Runs the host as a plain process (no mpirun), with extra environment variables.</summary>
     public static JobResult RunAlone(IReadOnlyDictionary<string, string> environment, params string[] args)
@@ -216,7 +230,7 @@ public static class MpiJob
         return StageWithOurLibrary(host);
     }
 
-    /// <summary>Copies the host's build output to a temporary folder and replaces its ShampooMkl.dll with ours.</summary>
+    /// <summary>Copies the host's build output to a temporary folder and replaces its ShampooMkl.dll and ShampooMkl.Analysis.dll with ours.</summary>
     /// <remarks>The host's own copy of the library can be older than the one these tests loaded (only the test
     /// project was rebuilt, or another build ran in the same tree meanwhile); the jobs must exercise the library
     /// under test. The host's code is compiled against the same public API, so a break there fails loudly.</remarks>
@@ -228,12 +242,14 @@ public static class MpiJob
             File.Copy(file, Path.Combine(stage, Path.GetFileName(file)));
         }
 
-        var library = typeof(MpiCommunicator).Assembly.Location;
-        foreach (var file in new[] { library, Path.ChangeExtension(library, ".pdb") })
+        foreach (var library in new[] { typeof(MpiCommunicator).Assembly.Location, typeof(Analysis.Models.Mlp).Assembly.Location })
         {
-            if (File.Exists(file))
+            foreach (var file in new[] { library, Path.ChangeExtension(library, ".pdb") })
             {
-                File.Copy(file, Path.Combine(stage, Path.GetFileName(file)), overwrite: true);
+                if (File.Exists(file))
+                {
+                    File.Copy(file, Path.Combine(stage, Path.GetFileName(file)), overwrite: true);
+                }
             }
         }
 
