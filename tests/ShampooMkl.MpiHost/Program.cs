@@ -28,6 +28,7 @@ internal static class Program
           train                  Shampoo on a small MLP and seeded data: [--steps K] [--batch B] [--distributed | --shards S]
                                  [--checkpoint FILE --checkpoint-every C] [--resume FILE] [--out FILE] [--precision single]
                                  [--threads N]; SHAMPOO_HOST_DIE=RANK:STEP[:checkpoint] makes a rank exit there
+          trainer                the same through Trainer: [--epochs E] [--distributed] [--checkpoint DIR [--resume]] [--out FILE]
           bench-refresh          time of a step refreshing every block: [--model mlp|blocked8x1024] [--iterations K]
                                  [--parallelism P] [--threaded-min-dim D]; distributed when run on several ranks
         """;
@@ -66,6 +67,7 @@ internal static class Program
                 "mismatch" => Mismatch(comm, count),
                 "bench" => Bench(comm, count, iterations),
                 "train" => TrainMode.Run(comm, args),
+                "trainer" => TrainMode.RunTrainer(comm, args),
                 "bench-refresh" => TrainMode.BenchRefresh(comm, args),
                 _ => UnknownCommand(command),
             };

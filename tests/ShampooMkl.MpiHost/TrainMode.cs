@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using ShampooMkl.Analysis.Data;
 using ShampooMkl.Analysis.Models;
+using ShampooMkl.Analysis.Training;
 using ShampooMkl.Distributed;
 using ShampooMkl.Native;
 using ShampooMkl.Optim;
@@ -95,7 +97,7 @@ internal static class TrainMode
             Batch(inputs, labels, step, batch, x, y);
             if (world is not null)
             {
-                var (start, count) = Share(batch, rank, ranks);
+                var (start, count) = DataParallelGradients.ShareOf(batch, rank, ranks);
                 var local = count == 0 ? 0.0 : Gradient(model, x, y, start, count);
                 if (count == 0)
                 {
@@ -116,7 +118,7 @@ internal static class TrainMode
                 loss = 0;
                 for (var s = 0; s < shards; s++)
                 {
-                    var (start, count) = Share(batch, s, shards);
+                    var (start, count) = DataParallelGradients.ShareOf(batch, s, shards);
                     loss += Gradient(model, x, y, start, count) * count / batch;
                     for (var k = 0; k < sums.Length; k++)
                     {
@@ -174,8 +176,57 @@ internal static class TrainMode
         var details = string.Create(CultureInfo.InvariantCulture,
             $"ranks={ranks} shards={shards} steps={optimizer.StepCount} checksum={checksum:X16} loss={loss:R} refreshes={optimizer.Statistics.RefreshedBlocks}");
         return world is null
-            ? Report(failures, details)
+            ? Report(failures, details, "train")
             : Program.Agree(world, "train", failures, details);
+    }
+
+    /// <summary>The <c>trainer</c> command: the same model and data through <see cref="Trainer"/> (shuffled epochs, checkpoint
+    /// folders), data-parallel with <c>--distributed</c>.</summary>
+    public static int RunTrainer(ICommunicator comm, string[] args)
+    {
+        var epochs = Program.IntOption(args, "--epochs", 2);
+        var world = args.Contains("--distributed") ? comm : null;
+        var folder = Program.StringOption(args, "--checkpoint");
+        var output = Program.StringOption(args, "--out");
+        BlasLibrary.Default.SetThreads(1);
+        var (inputs, labels) = Data();
+        var data = new LabeledImages(inputs, labels, Features);
+        var model = new Mlp([Hidden], Features, Classes, maxBatchSize: 32, seed: 7);
+        using var optimizer = new Shampoo(model.Parameters, ShampooOptions.Shampoo with
+        {
+            LearningRate = 0.02,
+            MaxPreconditionerDim = 8,
+            PreconditionFrequency = 3,
+            Beta2 = 0.99,
+            Grafting = GraftingType.Adam,
+        }, communicator: world);
+        var trainer = new Trainer(model, optimizer, new TrainerOptions
+        {
+            Epochs = epochs,
+            BatchSize = 32,
+            Seed = 5,
+            CheckpointDirectory = folder,
+            Resume = folder is not null && args.Contains("--resume"),
+            ModelName = "mlp-20-24-5",
+            OptimizerName = "shampoo",
+            Communicator = world,
+        });
+        var report = trainer.Train(data, data);
+        var rank = world?.Rank ?? 0;
+        var checksum = DataParallelGradients.ParameterChecksum(model.Parameters);
+        Console.WriteLine($"rank {rank} checksum={checksum:X16}");
+        if (rank == 0 && output is not null)
+        {
+            using var file = File.Create(output);
+            foreach (var p in model.Parameters)
+            {
+                file.Write(MemoryMarshal.AsBytes(p.Value.AsSpan()));
+            }
+        }
+
+        var details = string.Create(CultureInfo.InvariantCulture,
+            $"ranks={world?.Size ?? 1} epochs={report.Epochs.Count} resumedAfter={report.ResumedAfterEpoch} checksum={checksum:X16} trainLoss={report.Epochs[^1].TrainLoss:R}");
+        return world is null ? Report(0, details, "trainer") : Program.Agree(world, "trainer", 0, details);
     }
 
     /// <summary>The <c>bench-refresh</c> command: mean wall time of a step that refreshes every block, per rank count.</summary>
@@ -265,15 +316,6 @@ internal static class TrainMode
     private static double Gradient(Mlp model, float[] x, byte[] y, int start, int count) =>
         model.ForwardBackward(x.AsSpan(start * Features, count * Features), y.AsSpan(start, count), count);
 
-    /// <summary>Rank r's contiguous share of a batch: the first (B mod R) ranks take one example more.</summary>
-    private static (int Start, int Count) Share(int batch, int rank, int ranks)
-    {
-        var baseCount = batch / ranks;
-        var extra = batch % ranks;
-        var start = (rank * baseCount) + Math.Min(rank, extra);
-        return (start, baseCount + (rank < extra ? 1 : 0));
-    }
-
     /// <summary>Seeded examples whose labels a random linear teacher assigns, so there is something to learn.</summary>
     private static (float[] Inputs, byte[] Labels) Data()
     {
@@ -344,9 +386,9 @@ internal static class TrainMode
         Environment.Exit(3);
     }
 
-    private static int Report(int failures, string details)
+    private static int Report(int failures, string details, string command)
     {
-        Console.WriteLine(failures == 0 ? $"train ok {details}" : $"train FAILED ({details})");
+        Console.WriteLine(failures == 0 ? $"{command} ok {details}" : $"{command} FAILED ({details})");
         return failures == 0 ? 0 : 1;
     }
 }

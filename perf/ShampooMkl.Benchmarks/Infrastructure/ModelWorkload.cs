@@ -74,8 +74,11 @@ internal sealed class ModelWorkload
     }
 
     /// <summary>Options of a step that never refreshes after the first (roots computed at step 1, then kept).</summary>
+    /// <remarks>fp32 statistics are pinned (the library's default is fp64): it is what Distributed Shampoo and the torch and
+    /// Math.NET peers use, so the peer table compares like with like; the fp64 default is timed as an extra peer row.</remarks>
     public static ShampooOptions SteadyStateOptions { get; } = ShampooOptions.Shampoo with
     {
+        FactorPrecision = FactorPrecision.Single,
         StartPreconditioningStep = 1,
         PreconditionFrequency = int.MaxValue,
         MaxPreconditionerDim = MaxPreconditionerDim,
@@ -84,6 +87,7 @@ internal sealed class ModelWorkload
     /// <summary>Options of a step that refreshes every block's roots every time.</summary>
     public static ShampooOptions RefreshEveryStepOptions { get; } = ShampooOptions.Shampoo with
     {
+        FactorPrecision = FactorPrecision.Single,
         StartPreconditioningStep = 1,
         PreconditionFrequency = 1,
         MaxPreconditionerDim = MaxPreconditionerDim,

@@ -58,7 +58,7 @@ internal static class PeerComparison
         }
 
         var loadAfter = MachineLoad.Describe();
-        var header = $"## Peers: one Shampoo step (p = 4, Adagrad grafting, momentum 0.9), medians; {RuntimeInformation.OSDescription}\n"
+        var header = $"## Peers: one Shampoo step (p = 4, Adagrad grafting, momentum 0.9, fp32 statistics unless noted), medians; {RuntimeInformation.OSDescription}\n"
             + $"Before: {loadBefore}; after: {loadAfter}\n\n";
         var footer = "\n\"Peer / ours\" > 1 means ours is faster by that factor (ours = ShampooMkl on MKL). Check Δ: ‖W_peer − W_ours‖/‖W_ours − W₀‖ after a refresh step and a steady step (ε = 1e-4 for the check).\n"
             + (torchInfo is null ? $"PyTorch: {torchReason}\n" : "");
@@ -113,6 +113,15 @@ internal static class PeerComparison
             // Let the backend's worker threads go idle before anything else is timed.
             Thread.Sleep(1000);
         }
+
+        // The library's default precision (fp64 statistics and direction) on MKL, for reference: twice the BLAS work.
+        var mkl = BlasLibrary.Load(BlasBackendKind.Mkl);
+        var fp64 = options with { FactorPrecision = FactorPrecision.Double };
+        var steady64 = TimeOurs(initial, fp64, mkl, warmup: big ? 1 : 5, repeats: big ? 5 : 50);
+        var refresh64 = TimeOurs(initial, ModelWorkload.RefreshEveryStepOptions with { FactorPrecision = FactorPrecision.Double }, mkl, warmup: 1, repeats: big ? 3 : 10);
+        rows.Add(new PeerRow(model.ToString(), "ShampooMkl (MKL, fp64 factors)", steady64.MedianMs, steady64.Count, refresh64.MedianMs, refresh64.Count,
+            Difference(initial, reference, TwoStepsOurs(initial, checkOptions with { FactorPrecision = FactorPrecision.Double }, mkl)), "library default precision"));
+        Thread.Sleep(1000);
 
         if (torch)
         {

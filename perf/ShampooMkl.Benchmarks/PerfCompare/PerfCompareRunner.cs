@@ -14,9 +14,10 @@ internal sealed record PerfBaseline(string Rid, string Machine, string Recorded,
 
 /// <summary><c>--perf-compare</c>: the short Stopwatch suite, normalised, compared with the platform's baseline.</summary>
 /// <remarks>
-/// Each case's median is divided by the median of a square dgemm (n = 1024) on the same backend in the same run, so
-/// a slower or busier machine scales both and only a change in our code's efficiency moves the ratio. The reference is
-/// measured before and after the cases and the faster of the two is used (a transient slowdown inflates only one).
+/// Every sample of a case is paired with a square dgemm (n = 1024) on the same backend run just before it, and the
+/// case's value is the median of the per-pair ratios, so a slower or busier machine scales both and only a change in
+/// our code's efficiency moves the ratio. A case over the threshold is measured again (twice at most) and keeps its best
+/// ratio, because load from other processes comes in bursts that hit one measurement, not three.
 /// A case regresses when its ratio exceeds the baseline's by more than the threshold (default 25%: three runs on the
 /// project machine varied by less than half that, see perf/baselines/README.md). A steady-state step ("step-*") that
 /// allocates managed memory on the calling thread also fails. Exit code 1 on any regression.
@@ -44,19 +45,23 @@ internal static class PerfCompareRunner
 
             BlasLibrary.SetDefault(kind);
             Console.WriteLine($"{kind}: {lib!.Version}");
-            var before = Measure(PerfCase.Reference, lib);
-            var timings = cases.Select(c => (Case: c, Timing: Measure(c, lib))).ToList();
-            var after = Measure(PerfCase.Reference, lib);
-            var reference = Math.Min(before.MedianMs, after.MedianMs);
-            Console.WriteLine($"  reference dgemm-1024: {F(before.MedianMs)} ms before, {F(after.MedianMs)} ms after; using {F(reference)} ms");
-            entries.AddRange(timings.Select(t => new PerfEntry(kind.ToString(), t.Case.Name, Round(t.Timing.MedianMs), Round(reference),
-                Round(t.Timing.MedianMs / reference), t.Timing.Count, t.Timing.AllocatedBytesPerRun)));
+            foreach (var c in cases)
+            {
+                var m = Measure(c, lib);
+                entries.Add(new PerfEntry(kind.ToString(), c.Name, Round(m.CaseMs), Round(m.ReferenceMs), Round(m.Normalized), m.Samples, m.AllocatedBytesPerRun));
+            }
+
             // Let this backend's worker threads go idle before the next one is timed.
             Thread.Sleep(1000);
         }
 
         var baseline = File.Exists(baselineFile) ? JsonSerializer.Deserialize<PerfBaseline>(File.ReadAllText(baselineFile), Json) : null;
         var threshold = thresholdOverride ?? (baseline?.Threshold > 0 ? baseline.Threshold : DefaultThreshold);
+        if (baseline is not null && !updateBaseline)
+        {
+            Confirm(entries, baseline, threshold, cases);
+        }
+
         var table = new TextTable("Backend", "Case", "ms (median)", "n", "B/run", "÷ dgemm", "Baseline ÷ dgemm", "Change", "Verdict");
         var regressions = 0;
         foreach (var e in entries)
@@ -118,14 +123,78 @@ internal static class PerfCompareRunner
         return regressions == 0 ? 0 : 1;
     }
 
-    private static Timing Measure(PerfCase perfCase, BlasLibrary lib)
+    /// <summary>Re-measures each case that looks like a regression (up to <see cref="Retries"/> times) and keeps its best
+    /// ratio: a burst of load from another process slows one measurement, a real regression slows every one.</summary>
+    private static void Confirm(List<PerfEntry> entries, PerfBaseline baseline, double threshold, IReadOnlyList<PerfCase> cases)
     {
+        for (var i = 0; i < entries.Count; i++)
+        {
+            var e = entries[i];
+            var b = baseline.Entries.FirstOrDefault(x => x.Backend == e.Backend && x.Case == e.Case);
+            var perfCase = cases.FirstOrDefault(c => c.Name == e.Case);
+            if (b is null || perfCase is null)
+            {
+                continue;
+            }
+
+            var lib = BlasLibrary.Load(Enum.Parse<BlasBackendKind>(e.Backend));
+            BlasLibrary.SetDefault(lib.Kind);
+            for (var attempt = 0; attempt < Retries && (e.Normalized / b.Normalized) - 1 > threshold; attempt++)
+            {
+                Console.WriteLine($"  {e.Backend} {e.Case}: {100 * ((e.Normalized / b.Normalized) - 1):F1}% over the baseline; measuring again");
+                var m = Measure(perfCase, lib);
+                if (m.Normalized < e.Normalized)
+                {
+                    e = e with { Ms = Round(m.CaseMs), ReferenceMs = Round(m.ReferenceMs), Normalized = Round(m.Normalized) };
+                }
+
+                e = e with { Samples = e.Samples + m.Samples, AllocatedBytesPerRun = Math.Max(e.AllocatedBytesPerRun, m.AllocatedBytesPerRun) };
+            }
+
+            entries[i] = e;
+        }
+    }
+
+    /// <summary>How many times a suspected regression is measured again before it counts.</summary>
+    private const int Retries = 2;
+
+    /// <summary>Paired samples: each run of the case right after one run of the reference, normalised per pair.</summary>
+    /// <remarks>On a shared machine the available CPU changes from second to second; a reference taken seconds away
+    /// from the case (before or after the whole suite) measured a different machine. Pairing each sample with a dgemm
+    /// taken just before it cancels that, and the median of the per-pair ratios drops the pairs a burst split.</remarks>
+    private static (double CaseMs, double ReferenceMs, double Normalized, int Samples, long AllocatedBytesPerRun) Measure(PerfCase perfCase, BlasLibrary lib)
+    {
+        var (reference, referenceOwner) = PerfCase.Reference.Setup(lib);
         var (run, owner) = perfCase.Setup(lib);
+        using (referenceOwner)
         using (owner)
         {
-            var timing = StopwatchTimer.Measure(run, perfCase.Warmup, perfCase.Repeats);
-            Console.WriteLine($"  {perfCase.Name,-30} {F(timing.MedianMs),10} ms (min {F(timing.MinMs)}, max {F(timing.MaxMs)}, n={timing.Count})");
-            return timing;
+            for (var i = 0; i < perfCase.Warmup; i++)
+            {
+                reference();
+                run();
+            }
+
+            var caseMs = new double[perfCase.Repeats];
+            var referenceMs = new double[perfCase.Repeats];
+            var ratios = new double[perfCase.Repeats];
+            long allocated = 0;
+            for (var i = 0; i < perfCase.Repeats; i++)
+            {
+                var t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                reference();
+                referenceMs[i] = System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+                var bytes = GC.GetAllocatedBytesForCurrentThread();
+                var t1 = System.Diagnostics.Stopwatch.GetTimestamp();
+                run();
+                caseMs[i] = System.Diagnostics.Stopwatch.GetElapsedTime(t1).TotalMilliseconds;
+                allocated += GC.GetAllocatedBytesForCurrentThread() - bytes;
+                ratios[i] = caseMs[i] / referenceMs[i];
+            }
+
+            var result = (Timing.Median(caseMs), Timing.Median(referenceMs), Timing.Median(ratios), perfCase.Repeats, allocated / perfCase.Repeats);
+            Console.WriteLine($"  {perfCase.Name,-30} {F(result.Item1),10} ms (min {F(caseMs.Min())}, max {F(caseMs.Max())}); reference {F(result.Item2)} ms; ratio {result.Item3:F4}");
+            return result;
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using ShampooMkl.Analysis.Data;
 using ShampooMkl.Linalg;
 using ShampooMkl.Native;
@@ -23,12 +24,12 @@ namespace ShampooMkl.Analysis.Experiments;
 /// <param name="Residual">‖H − σA⊗B‖_F/‖H‖_F of the optimum, = √(1 − cos²).</param>
 /// <param name="Seconds">Wall time of the analysis (without reading the file).</param>
 public sealed record GradientFileMetrics(
-    int Count, int Rows, int Cols, string DType, bool Weighted, double HNorm, double Trace,
+    int Count, int Rows, int Cols, [property: JsonPropertyName("dtype")] string DType, bool Weighted, double HNorm, double Trace,
     double Optimal, double ShampooSquared, double Shampoo,
     int PowerIterations, bool Converged, double Change, double Residual, double Seconds)
 {
     /// <summary>Indented camelCase JSON.</summary>
-    public string ToJson() => JsonSerializer.Serialize(this, ExperimentsJsonContext.Default.GradientFileMetrics);
+    public string ToJson() => JsonSerializer.Serialize(this, ExperimentsJsonContext.Readable.GradientFileMetrics);
 
     /// <summary>Parses the JSON of <see cref="ToJson"/>.</summary>
     /// <exception cref="InvalidDataException">The text is not such a document.</exception>
@@ -60,45 +61,44 @@ public static class GradientFileAnalysis
     /// <exception cref="IOException">A file cannot be read.</exception>
     public static GradientFileMetrics Analyze(string gradientsPath, string? weightsPath, PowerIterationOptions? options = null, BlasLibrary? blas = null)
     {
-        // Read once and check the shape here, rather than through ReadGradients, to keep the file's dtype for the report.
-        var gradients = NpyReader.Read(gradientsPath);
-        if (gradients.Rank != 3 || gradients.Shape.Any(d => d == 0))
+        var gradients = NpyGradientFile.Read(gradientsPath);
+        if (gradients.Shape.Length != 3 || gradients.Shape.Any(d => d == 0))
         {
             throw new InvalidDataException(
-                $"'{gradientsPath}' holds an array of shape {gradients.ShapeText}; per-example gradients must be a non-empty " +
+                $"'{gradientsPath}' holds an array of shape {NpyFormat.FormatShape(gradients.Shape)}; per-example gradients must be a non-empty " +
                 "3-D array of shape (N, m, n): N gradients of an m×n weight.");
         }
 
         int count = gradients.Shape[0], rows = gradients.Shape[1], cols = gradients.Shape[2];
-        var data = gradients.Data;
         double[] weights = [];
         if (weightsPath is not null)
         {
-            var array = NpyReader.Read(weightsPath);
-            if (array.Rank != 1 || array.Shape[0] != count)
+            var array = NpyGradientFile.Read(weightsPath);
+            if (array.Shape.Length != 1 || array.Shape[0] != count)
             {
-                throw new InvalidDataException($"'{weightsPath}' holds an array of shape {array.ShapeText}; the weights must be a 1-D array of {count} values, one per gradient.");
+                throw new InvalidDataException($"'{weightsPath}' holds an array of shape {NpyFormat.FormatShape(array.Shape)}; the weights must be a 1-D array of {count} values, one per gradient.");
             }
 
-            weights = array.Data;
+            weights = array.Double ?? array.Single!.Select(w => (double)w).ToArray();
         }
 
-        GradientSample<double> sample;
         try
         {
-            sample = new GradientSample<double>(data, count, rows, cols, weights);
+            // fp32 files stay fp32: the library promotes chunk by chunk and accumulates in fp64.
+            return gradients.Single is { } single
+                ? Analyze(new GradientSample<float>(single, count, rows, cols, weights), gradients.DType, options, blas)
+                : Analyze(new GradientSample<double>(gradients.Double!, count, rows, cols, weights), gradients.DType, options, blas);
         }
-        catch (ArgumentException e)
+        catch (ArgumentException e) when (e.ParamName is "weights" or "gradients")
         {
             // The library's message names the problem (NaN gradient, negative weight, …); say which file it is in.
             throw new InvalidDataException($"'{(e.ParamName == "weights" ? weightsPath : gradientsPath)}': {FirstSentence(e)}", e);
         }
-
-        return Analyze(sample, gradients.DType, options, blas);
     }
 
     /// <summary>Analyses a sample already in memory.</summary>
-    public static GradientFileMetrics Analyze(GradientSample<double> sample, string dtype = "<f8", PowerIterationOptions? options = null, BlasLibrary? blas = null)
+    public static GradientFileMetrics Analyze<T>(GradientSample<T> sample, string dtype = "<f8", PowerIterationOptions? options = null, BlasLibrary? blas = null)
+        where T : unmanaged
     {
         ArgumentNullException.ThrowIfNull(sample);
         var clock = Stopwatch.StartNew();

@@ -58,33 +58,49 @@ public static class HessianExperiment
         var clock = Stopwatch.StartNew();
         var approximations = new Dictionary<EstimateSource, Dictionary<ApproximationKind, KroneckerPair>>();
         var iterations = new List<PowerIterationInfo>();
+
+        // An H's own sample is also a source; its ‖H‖ (for H_GN the largest single cost) is computed once.
+        var norms = new Dictionary<FactoredGradientSample, double>(ReferenceEqualityComparer.Instance);
+        double NormOf(FactoredGradientSample sample) =>
+            norms.TryGetValue(sample, out var known) ? known : norms[sample] = FactoredKronecker.HNorm(sample, blas);
         foreach (var source in HessianGrid.Sources)
         {
-            var (pairs, info) = Approximate(estimates, source, batchSize, powerIteration, blas);
-            approximations[source] = pairs;
-            iterations.Add(info);
-        }
-
-        var cosines = new List<CosineValue>(HessianGrid.Cells.Count);
-        var norms = new Dictionary<HessianKind, double>();
-        foreach (var hessian in Enum.GetValues<HessianKind>())
-        {
-            var target = estimates.PerExample(HessianGrid.TargetOf(hessian).Labels);
-            var hNorm = FactoredKronecker.HNorm(target, blas);
-            norms[hessian] = hNorm;
-            foreach (var cell in HessianGrid.Cells.Where(c => c.Hessian == hessian))
+            try
             {
-                var pair = approximations[cell.Source][cell.Approximation];
-                cosines.Add(new CosineValue(HessianGrid.Name(hessian), cell.Source.Name, HessianGrid.Name(cell.Approximation),
-                    FactoredKronecker.Cosine(target, pair, hNorm, blas)));
+                var (pairs, info) = Approximate(estimates, source, batchSize, powerIteration, NormOf, blas);
+                approximations[source] = pairs;
+                iterations.Add(info);
+            }
+            catch (InvalidOperationException)
+            {
+                // Every gradient of this source is zero (e.g. float32 softmax saturated at exactly 1): it has no
+                // Kronecker direction. Its cells become NaN instead of ending a long run.
+                approximations[source] = [];
+                iterations.Add(new PowerIterationInfo(source.Name, 0, false, double.NaN, double.NaN));
             }
         }
 
-        return new HessianMeasurement(step, MeanLoss(estimates), clock.Elapsed.TotalSeconds, norms[HessianKind.Adagrad], norms[HessianKind.GaussNewton], cosines, iterations);
+        var cosines = new List<CosineValue>(HessianGrid.Cells.Count);
+        var targetNorms = new Dictionary<HessianKind, double>();
+        foreach (var hessian in Enum.GetValues<HessianKind>())
+        {
+            var target = estimates.PerExample(HessianGrid.TargetOf(hessian).Labels);
+            var hNorm = NormOf(target);
+            targetNorms[hessian] = hNorm;
+            foreach (var cell in HessianGrid.Cells.Where(c => c.Hessian == hessian))
+            {
+                var cosine = hNorm > 0 && approximations[cell.Source].TryGetValue(cell.Approximation, out var pair)
+                    ? FactoredKronecker.Cosine(target, pair, hNorm, blas)
+                    : double.NaN;
+                cosines.Add(new CosineValue(HessianGrid.Name(hessian), cell.Source.Name, HessianGrid.Name(cell.Approximation), cosine));
+            }
+        }
+
+        return new HessianMeasurement(step, MeanLoss(estimates), clock.Elapsed.TotalSeconds, targetNorms[HessianKind.Adagrad], targetNorms[HessianKind.GaussNewton], cosines, iterations);
     }
 
     private static (Dictionary<ApproximationKind, KroneckerPair> Pairs, PowerIterationInfo Info) Approximate(
-        HessianEstimates estimates, EstimateSource source, int batchSize, PowerIterationOptions options, BlasLibrary? blas)
+        HessianEstimates estimates, EstimateSource source, int batchSize, PowerIterationOptions options, Func<FactoredGradientSample, double> normOf, BlasLibrary? blas)
     {
         var sample = source.Gradients switch
         {
@@ -94,7 +110,7 @@ public static class HessianExperiment
         };
         var statistics = FactoredKronecker.Statistics(sample, blas);
         var optimal = FactoredKronecker.Optimal(sample, options, blas);
-        var ownNorm = FactoredKronecker.HNorm(sample, blas);
+        var ownNorm = normOf(sample);
         var pairs = new Dictionary<ApproximationKind, KroneckerPair>();
         if (source.Gradients == GradientKind.PerExample)
         {

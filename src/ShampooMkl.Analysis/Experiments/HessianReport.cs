@@ -79,7 +79,7 @@ public static class HessianReportFiles
     public const string CsvHeader = "step,loss,hessian,source,approximation,cosine";
 
     /// <summary>Serialises a report (camelCase, indented).</summary>
-    public static string ToJson(HessianReport report) => JsonSerializer.Serialize(report, ExperimentsJsonContext.Default.HessianReport);
+    public static string ToJson(HessianReport report) => JsonSerializer.Serialize(report, ExperimentsJsonContext.Readable.HessianReport);
 
     /// <summary>Parses a report.</summary>
     /// <exception cref="InvalidDataException">The text is not a Hessian report.</exception>
@@ -131,11 +131,21 @@ public static class HessianReportFiles
     }
 }
 
-// NaN cosines (an all-zero H, e.g. a dead ReLU layer) must not make a long run's report unwritable.
+// NaN cosines (a source whose gradients are all zero) must not make a long run's report unwritable.
 [JsonSourceGenerationOptions(
     WriteIndented = true,
     PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
     NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
 [JsonSerializable(typeof(HessianReport))]
 [JsonSerializable(typeof(GradientFileMetrics))]
-internal sealed partial class ExperimentsJsonContext : JsonSerializerContext;
+internal sealed partial class ExperimentsJsonContext : JsonSerializerContext
+{
+    /// <summary>Writes '&lt;', '×' and '²' as themselves: the files are read by people and by JSON parsers, never embedded in HTML.</summary>
+    public static ExperimentsJsonContext Readable { get; } = new(new JsonSerializerOptions
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    });
+}

@@ -1,4 +1,5 @@
 using System.Globalization;
+using ShampooMkl.Distributed;
 using ShampooMkl.Optim;
 
 namespace ShampooMkl.Analysis.Training;
@@ -98,14 +99,15 @@ public static class OptimizerPresets
     /// <summary>Tuned SGD: η = 0.05 with heavy-ball momentum 0.9.</summary>
     public static SgdOptions SgdPreset { get; } = SgdOptions.Default with { LearningRate = 0.05, Momentum = 0.9 };
 
-    /// <summary>Builds the preset over <paramref name="parameters"/>, with <paramref name="learningRate"/> or the tuned default.</summary>
-    public static OptimizerSetup Create(OptimizerKind kind, IReadOnlyList<Parameter> parameters, double? learningRate = null)
+    /// <summary>Builds the preset over <paramref name="parameters"/>, with <paramref name="learningRate"/> or the tuned default;
+    /// Shampoo shares its blocks over <paramref name="communicator"/>'s ranks (the baselines keep their state on every rank).</summary>
+    public static OptimizerSetup Create(OptimizerKind kind, IReadOnlyList<Parameter> parameters, double? learningRate = null, ICommunicator? communicator = null)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         return kind switch
         {
-            OptimizerKind.Shampoo => Create(parameters, ShampooPreset with { LearningRate = learningRate ?? ShampooPreset.LearningRate }),
-            OptimizerKind.ShampooSquared => Create(parameters, ShampooSquaredPreset with { LearningRate = learningRate ?? ShampooSquaredPreset.LearningRate }),
+            OptimizerKind.Shampoo => Create(parameters, ShampooPreset with { LearningRate = learningRate ?? ShampooPreset.LearningRate }, communicator),
+            OptimizerKind.ShampooSquared => Create(parameters, ShampooSquaredPreset with { LearningRate = learningRate ?? ShampooSquaredPreset.LearningRate }, communicator),
             OptimizerKind.AdamW => Create(parameters, AdamWPreset with { LearningRate = learningRate ?? AdamWPreset.LearningRate }),
             OptimizerKind.Sgd => Create(parameters, SgdPreset with { LearningRate = learningRate ?? SgdPreset.LearningRate }),
             _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown optimizer kind."),
@@ -113,7 +115,7 @@ public static class OptimizerPresets
     }
 
     /// <summary>Shampoo with explicit options (e.g. while tuning), with its settings described for the report.</summary>
-    public static OptimizerSetup Create(IReadOnlyList<Parameter> parameters, ShampooOptions options)
+    public static OptimizerSetup Create(IReadOnlyList<Parameter> parameters, ShampooOptions options, ICommunicator? communicator = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         var description = new Dictionary<string, string>
@@ -133,7 +135,7 @@ public static class OptimizerPresets
             ["weightDecay"] = F(options.WeightDecay),
             ["factorPrecision"] = options.FactorPrecision.ToString(),
         };
-        return new OptimizerSetup(new Shampoo(parameters, options), description);
+        return new OptimizerSetup(new Shampoo(parameters, options, communicator: communicator), description);
     }
 
     /// <summary>AdamW with explicit options.</summary>

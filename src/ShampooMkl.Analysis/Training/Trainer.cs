@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using ShampooMkl.Analysis.Data;
 using ShampooMkl.Analysis.Models;
+using ShampooMkl.Distributed;
 using ShampooMkl.Native;
 using ShampooMkl.Optim;
 
@@ -12,6 +13,8 @@ namespace ShampooMkl.Analysis.Training;
 /// everything else that changes during training (parameter values and optimizer state), so a run resumed after
 /// epoch k ends with the same parameters, bit for bit, as one that never stopped — on the same machine, backend
 /// and thread count, since BLAS results may differ between those.
+/// Data-parallel (<see cref="TrainerOptions.Communicator"/>): every rank runs this loop on its share of each batch;
+/// checkpoints are saved collectively and written by rank 0, and resume with any rank count.
 /// </remarks>
 public sealed class Trainer
 {
@@ -73,9 +76,21 @@ public sealed class Trainer
         var fingerprint = new CheckpointFingerprint(options.ModelName, options.OptimizerName, options.BatchSize, options.Seed, train.Count, DescribeParameters());
         var records = new List<EpochRecord>();
         var resumedAfter = 0;
+        var ranks = options.Communicator is { Size: > 1 } communicator ? communicator : null;
+        var reducer = ranks is null ? null : new DataParallelGradients(ranks, model.Parameters);
         if (options.Resume && TrainingCheckpoint.Exists(options.CheckpointDirectory!))
         {
-            var restored = TrainingCheckpoint.Load(options.CheckpointDirectory!, fingerprint, optimizer, checkpointer);
+            IReadOnlyList<EpochRecord> restored = [];
+            void Load() => restored = TrainingCheckpoint.Load(options.CheckpointDirectory!, fingerprint, optimizer, checkpointer);
+            if (ranks is null)
+            {
+                Load();
+            }
+            else
+            {
+                DistributedCheckpoint.LoadWith(ranks, Load);
+            }
+
             records.AddRange(restored);
             resumedAfter = records.Count;
         }
@@ -103,7 +118,9 @@ public sealed class Trainer
                 var start = step * batch;
                 var size = Math.Min(batch, train.Count - start);
                 Gather(train, order.AsSpan(start, size), inputs, labels);
-                var loss = model.ForwardBackward(inputs.AsSpan(0, size * features), labels.AsSpan(0, size), size);
+                var loss = reducer is null
+                    ? model.ForwardBackward(inputs.AsSpan(0, size * features), labels.AsSpan(0, size), size)
+                    : ForwardBackwardShare(ranks!, reducer, inputs, labels, size);
                 var stepStarted = Stopwatch.GetTimestamp();
                 optimizer.Step();
                 optimizerTicks += Stopwatch.GetTimestamp() - stepStarted;
@@ -137,9 +154,22 @@ public sealed class Trainer
                 optimizer.CurrentLearningRate);
             records.Add(record);
             lastAccuracy = testAccuracy;
+            if (ranks is not null && !DataParallelGradients.ReplicasAgree(ranks, model.Parameters))
+            {
+                throw new InvalidOperationException($"After epoch {epoch} the ranks' parameters differ: their gradients were not identical.");
+            }
+
             if (options.CheckpointDirectory is not null)
             {
-                TrainingCheckpoint.Save(options.CheckpointDirectory, fingerprint, records, optimizer, checkpointer);
+                void Save() => TrainingCheckpoint.Save(options.CheckpointDirectory, fingerprint, records, optimizer, checkpointer);
+                if (ranks is null)
+                {
+                    Save();
+                }
+                else
+                {
+                    DistributedCheckpoint.SaveWith(ranks, optimizer, Save);
+                }
             }
 
             observer?.OnEpochCompleted(record);
@@ -161,6 +191,27 @@ public sealed class Trainer
             ResumedAfterEpoch = resumedAfter,
             Epochs = records,
         };
+    }
+
+    /// <summary>This rank's share of the batch forward and backward, then the gradients and loss averaged over the ranks.</summary>
+    private float ForwardBackwardShare(ICommunicator ranks, DataParallelGradients reducer, float[] inputs, byte[] labels, int size)
+    {
+        var (start, count) = DataParallelGradients.ShareOf(size, ranks.Rank, ranks.Size);
+        var features = model.InputFeatures;
+        var local = 0.0;
+        if (count > 0)
+        {
+            local = model.ForwardBackward(inputs.AsSpan(start * features, count * features), labels.AsSpan(start, count), count);
+        }
+        else
+        {
+            foreach (var p in model.Parameters)
+            {
+                Array.Clear(p.Gradient);
+            }
+        }
+
+        return (float)reducer.AllReduceMean(count, size, local);
     }
 
     private void CheckFeatures(LabeledImages data, string name)

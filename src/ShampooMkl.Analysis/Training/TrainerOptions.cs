@@ -1,3 +1,5 @@
+using ShampooMkl.Distributed;
+
 namespace ShampooMkl.Analysis.Training;
 
 /// <summary>How a <see cref="Trainer"/> runs: epochs, batch size, data-order seed, checkpoints, and what to call the run.</summary>
@@ -23,6 +25,12 @@ public sealed record TrainerOptions
 
     /// <summary>Optimizer name recorded in the report and checked on resume.</summary>
     public string OptimizerName { get; init; } = "optimizer";
+
+    /// <summary>The ranks of a data-parallel run, or null (or one rank) to train in this process alone.</summary>
+    /// <remarks>Each rank takes a contiguous share of every batch and the gradients are averaged over the ranks
+    /// (<see cref="DataParallelGradients"/>), so the result equals one process's up to the order of that sum. Every rank
+    /// evaluates and keeps identical parameters (checked after every epoch); checkpoints are written by rank 0 only.</remarks>
+    public ICommunicator? Communicator { get; init; }
 
     /// <summary>Optimizer settings recorded in the report.</summary>
     public IReadOnlyDictionary<string, string> Hyperparameters { get; init; } = new Dictionary<string, string>();

@@ -1,4 +1,5 @@
 using ShampooMkl.Analysis.Data;
+using ShampooMkl.Distributed;
 
 namespace ShampooMkl.Analysis.Training;
 
@@ -28,6 +29,9 @@ public sealed record TrainingRunSettings
 
     /// <summary>Continue from the checkpoint when there is one.</summary>
     public bool Resume { get; init; }
+
+    /// <summary>The ranks of a data-parallel run (see <see cref="TrainerOptions.Communicator"/>), or null.</summary>
+    public ICommunicator? Communicator { get; init; }
 }
 
 /// <summary>Builds the model, optimizer and trainer of a <see cref="TrainingRunSettings"/> and runs it on an MNIST split.</summary>
@@ -46,7 +50,7 @@ public static class TrainingRun
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(data);
         var model = ModelFactory.Create(settings.Model, settings.BatchSize, settings.Seed);
-        var setup = OptimizerPresets.Create(settings.Optimizer, model.Parameters, settings.LearningRate);
+        var setup = OptimizerPresets.Create(settings.Optimizer, model.Parameters, settings.LearningRate, settings.Communicator);
         using var optimizer = setup.Optimizer;
         var options = new TrainerOptions
         {
@@ -57,7 +61,10 @@ public static class TrainingRun
             Resume = settings.Resume,
             ModelName = $"{ModelFactory.Name(settings.Model)} {DescribeArchitecture(settings.Model)}",
             OptimizerName = OptimizerPresets.Name(settings.Optimizer),
-            Hyperparameters = setup.Hyperparameters,
+            Hyperparameters = settings.Communicator is { Size: > 1 } ranks
+                ? new Dictionary<string, string>(setup.Hyperparameters) { ["ranks"] = ranks.Size.ToString(System.Globalization.CultureInfo.InvariantCulture) }
+                : setup.Hyperparameters,
+            Communicator = settings.Communicator,
         };
         return new Trainer(model, optimizer, options).Train(data.Train, data.Test, observer, cancellationToken);
     }

@@ -381,7 +381,7 @@ internal static class AnalyzeCommand
                 var source = HessianGrid.TargetOf(h);
                 var lines = Enum.GetValues<ApproximationKind>().Select(a => new Line(
                     HessianGrid.Title(a), Series(report, new HessianCell(h, source, a)), colors[(int)a], LinePattern.Solid, markers[(int)a]));
-                return Panel(report, $"{HessianGrid.Title(h)} H ({source.Description}): Kronecker approximations", lines);
+                return Panel(report, $"{HessianGrid.Title(h)} H [{source.Description}]: Kronecker approximations", lines);
             });
             Save(panels, path);
         }

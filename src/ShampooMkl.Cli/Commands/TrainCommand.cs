@@ -3,6 +3,7 @@ using System.Globalization;
 using ShampooMkl.Analysis.Data;
 using ShampooMkl.Analysis.Training;
 using ShampooMkl.Cli.Reporting;
+using ShampooMkl.Distributed;
 using ShampooMkl.Native;
 using Spectre.Console;
 
@@ -67,10 +68,15 @@ internal static class TrainCommand
         var plot = new Option<FileInfo?>("--plot") { Description = "Plot train and test loss per epoch into this PNG.", HelpName = "FILE.png" };
         var checkpoint = new Option<DirectoryInfo?>("--checkpoint") { Description = "Save a checkpoint into this folder after every epoch.", HelpName = "DIR" };
         var resume = new Option<bool>("--resume") { Description = "Continue from the checkpoint in --checkpoint DIR when there is one." };
+        var distributed = new Option<bool>("--distributed")
+        {
+            Description = "Data-parallel over the ranks of an mpirun job: each rank takes a share of every batch, Shampoo's blocks " +
+                "are split among the ranks; only rank 0 prints and writes files. Checkpoints resume with any rank count.",
+        };
 
         var command = new Command("train", "Train a model on MNIST (8,000 train / 2,000 test digits) and report loss and accuracy per epoch.")
         {
-            model, optimizer, epochs, batchSize, learningRate, seed, threads, json, plot, checkpoint, resume,
+            model, optimizer, epochs, batchSize, learningRate, seed, threads, json, plot, checkpoint, resume, distributed,
         };
         command.Validators.Add(result =>
         {
@@ -92,16 +98,56 @@ internal static class TrainCommand
                 CheckpointDirectory = parseResult.GetValue(checkpoint)?.FullName,
                 Resume = parseResult.GetValue(resume),
             };
-            return Execute(settings, parseResult.GetValue(threads), parseResult.GetValue(json)?.FullName, parseResult.GetValue(plot)?.FullName, AnsiConsole.Console);
+            if (!parseResult.GetValue(distributed))
+            {
+                return Execute(settings, parseResult.GetValue(threads), parseResult.GetValue(json)?.FullName, parseResult.GetValue(plot)?.FullName, AnsiConsole.Console);
+            }
+
+            using var ranks = Communicators.FromEnvironment();
+            try
+            {
+                return Execute(settings with { Communicator = ranks }, parseResult.GetValue(threads), parseResult.GetValue(json)?.FullName,
+                    parseResult.GetValue(plot)?.FullName, AnsiConsole.Console);
+            }
+            catch (Exception e) when (ranks.Size > 1)
+            {
+                // The other ranks may wait in a collective this rank will never join: end the job rather than hang it.
+                Console.Error.WriteLine($"[rank {ranks.Rank}] {e}");
+                ranks.Abort(1);
+                return 1;
+            }
         });
         return command;
     }
 
     /// <summary>Runs the training, renders it and writes the requested files; returns the exit code.</summary>
+    /// <remarks>With <see cref="TrainingRunSettings.Communicator"/> of several ranks every rank calls this; ranks other than 0
+    /// train silently and write nothing, and all ranks return the same code.</remarks>
     public static int Execute(TrainingRunSettings settings, int? threads, string? jsonPath, string? plotPath, IAnsiConsole console)
     {
+        var ranks = settings.Communicator is { Size: > 1 } communicator ? communicator : null;
+        var root = ranks is null || ranks.Rank == 0;
+        if (!root)
+        {
+            console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(TextWriter.Null) });
+            (jsonPath, plotPath) = (null, null);
+        }
+
         ConsoleMode.WidenForLogs(console);
-        if (!TryApplyThreads(threads, console) || !TryLoadMnist(console, out var data))
+        MnistSplit data = null!;
+        var ready = TryApplyThreads(threads, console) && (!root || TryLoadMnist(console, out data));
+        if (ranks is not null)
+        {
+            // Rank 0 fetches MNIST (if it is not cached) before the others read the cache; any failure stops every rank.
+            ready = Everywhere(ranks, ready);
+            ready = Everywhere(ranks, ready && (root || TryLoadMnist(console, out data)));
+            if (ready && root)
+            {
+                console.MarkupLine($"Data-parallel over {ranks.Size} ranks ({Markup.Escape(ranks.ToString() ?? "")}); Shampoo blocks are split among them.");
+            }
+        }
+
+        if (!ready)
         {
             return 1;
         }
@@ -110,7 +156,9 @@ internal static class TrainCommand
         try
         {
             var label = OptimizerPresets.Name(settings.Optimizer);
-            report = TrainingConsole.Run(console, [new TrainingJob(label, observer => TrainingRun.Run(settings, data, observer))])[0];
+            report = root
+                ? TrainingConsole.Run(console, [new TrainingJob(label, observer => TrainingRun.Run(settings, data, observer))])[0]
+                : TrainingRun.Run(settings, data);
         }
         catch (InvalidDataException e)
         {
@@ -122,6 +170,14 @@ internal static class TrainCommand
         console.Write(TrainingTables.Epochs(report));
         WriteArtifacts([report], jsonPath is null ? null : () => TrainingJson.Write(report, jsonPath), jsonPath, plotPath, console);
         return 0;
+    }
+
+    /// <summary>Collective: true on every rank when <paramref name="ok"/> is true on every rank.</summary>
+    private static bool Everywhere(ICommunicator ranks, bool ok)
+    {
+        var failures = new[] { ok ? 0.0 : 1.0 };
+        ranks.AllReduceSum(failures);
+        return failures[0] == 0;
     }
 
     /// <summary>The <c>--threads</c> option, shared with the demo.</summary>

@@ -63,6 +63,19 @@ public sealed class DataParallelGradients
         return scalar[0];
     }
 
+    /// <summary>Rank <paramref name="rank"/>'s contiguous share of a batch of <paramref name="batch"/> examples: the first
+    /// (batch mod ranks) ranks take one example more; a rank may get none when the batch is smaller than the job.</summary>
+    public static (int Start, int Count) ShareOf(int batch, int rank, int ranks)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(batch);
+        ArgumentOutOfRangeException.ThrowIfLessThan(ranks, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(rank);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(rank, ranks);
+        var baseCount = batch / ranks;
+        var extra = batch % ranks;
+        return ((rank * baseCount) + Math.Min(rank, extra), baseCount + (rank < extra ? 1 : 0));
+    }
+
     /// <summary>One process doing what two ranks do: adds shard <paramref name="shard"/>'s scaled gradient into
     /// <paramref name="sum"/> (the first shard overwrites it), so the result equals a two-rank
     /// <see cref="AllReduceMean"/> bit for bit.</summary>

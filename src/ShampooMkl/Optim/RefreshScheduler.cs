@@ -11,8 +11,9 @@ namespace ShampooMkl.Optim;
 /// blocks × two MKL threads on two cores), and a small eigendecomposition gains nothing from a second thread while a
 /// large one does. A block is large when its longer side is at least <see cref="ThreadedMinDim"/> and BLAS has more
 /// than one thread; with one BLAS thread every block is small, since the threads would change nothing.</para>
-/// <para>Determinism: MKL (2020, CNR "auto") and OpenBLAS give different bits with 1 and 2 threads for syevd, gemm
-/// and syrk of order ≥ 128 (OpenBLAS even at 64) while repeating the same bits for the same count. So a block's
+/// <para>Determinism: MKL (2020, CNR "auto") and OpenBLAS give different bits with 1 and 2 threads while repeating the
+/// same bits for the same count (measured: MKL inverse roots and gemm from order 128, syrk from 256; OpenBLAS 0.3.21
+/// inverse roots and gemm from order 64 when it is the only BLAS in the process; ThreadCountDeterminismTests). So a block's
 /// thread count depends only on its shape and the configured BLAS threads, never on <see cref="Parallelism"/> or on
 /// timing: a small block runs on one thread even when it runs alone, and the results are bit-identical for every
 /// parallelism. Blocks share nothing but the (locked) buffer pool, so their order does not matter either.</para>

@@ -50,7 +50,9 @@ namespace ShampooMkl.Optim;
 /// direction is computed by exactly the code a single process runs, so the parameters stay bit-identical on all
 /// ranks, and equal a single process's given bit-identical gradients and BLAS thread counts. Step is then
 /// collective: every rank must call it. Statistics of blocks a rank does not own stay stale there (allocated but
-/// unused); <see cref="GatherState"/> brings them up to date for a checkpoint.</para>
+/// unused); <see cref="GatherState"/> brings them up to date for a checkpoint. Every rank learns every block's refresh
+/// outcome, so <see cref="Statistics"/> counts and logs agree on all ranks; its refresh time includes waiting for the
+/// slowest owner.</para>
 /// </remarks>
 public sealed class Shampoo : ICheckpointable
 {

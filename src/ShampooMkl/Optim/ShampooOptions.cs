@@ -105,15 +105,21 @@ public sealed record ShampooOptions
     public int RefreshParallelism { get; init; }
 
     /// <summary>Blocks with a side at least this long have their roots computed one at a time with every BLAS thread;
-    /// smaller blocks run <see cref="RefreshParallelism"/> at a time with one BLAS thread each. Default 512.
-    /// Read from the optimizer's default options only.</summary>
-    /// <remarks>A block's BLAS thread count is a function of its shape (and the configured thread count) only, because
-    /// MKL and OpenBLAS round differently with 1 and 2 threads: so results are bit-identical for any
-    /// <see cref="RefreshParallelism"/>, but changing this threshold (or the BLAS threads) may change the last bits.
-    /// The default comes from timing two inverse roots on the project's 2-core machine, two threads each one after the
-    /// other against one thread each side by side: the second thread paid off only from order 512 (see
-    /// <c>RefreshScheduler</c>). <see cref="int.MaxValue"/> runs every block single-threaded.</remarks>
-    public int ThreadedRefreshMinDim { get; init; } = 512;
+    /// smaller blocks run <see cref="RefreshParallelism"/> at a time with one BLAS thread each. Default 2048, above the
+    /// default <see cref="MaxPreconditionerDim"/>, so by default every block runs single-threaded. Read from the
+    /// optimizer's default options only.</summary>
+    /// <remarks>
+    /// <para>A block's BLAS thread count is a function of its shape (and the configured thread count) only, because MKL
+    /// and OpenBLAS round differently with 1 and 2 threads: results are bit-identical for any
+    /// <see cref="RefreshParallelism"/>, but changing this threshold (or the BLAS threads) may change the last bits.</para>
+    /// <para>Why 2048: on the project's 2-core machine, shared with other jobs (load average 8–12), one fp64 inverse root
+    /// (syevd + syrk, MKL 2020, min of 9) took 8.9 ms on two threads against 6.4 ms on one at order 256, 94 against 83 ms
+    /// at 512, 164 against 155 ms at 768 and 535 against 474 ms at 1024; medians were worse still (up to 9× at order 256
+    /// at load 10). Two threads never paid off up to 1024, and two blocks side by side on one thread each are at least
+    /// as fast as one after the other on two. On a dedicated machine, where a second thread does speed up one large
+    /// root, set it to the order from which it does (e.g. 1024).</para>
+    /// </remarks>
+    public int ThreadedRefreshMinDim { get; init; } = 2048;
 
     /// <summary>The start step in force: <see cref="StartPreconditioningStep"/>, or <see cref="PreconditionFrequency"/> when unset.</summary>
     public int EffectiveStartPreconditioningStep => StartPreconditioningStep ?? PreconditionFrequency;

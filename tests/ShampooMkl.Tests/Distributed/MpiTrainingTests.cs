@@ -93,6 +93,35 @@ public sealed class MpiTrainingTests : IClassFixture<MpiTrainingTests.Runs>
         AssertClose(runs.Uninterrupted.Parameters, Read(runs.Path("resumed3.bin")), "resumed on 3 ranks against uninterrupted 2 ranks");
     }
 
+    [Fact]
+    public void Trainer_TwoRanks_WritesOneCheckpointFolder_ThatResumesOnTwoRanksBitForBit_AndOnOneWithinTolerance()
+    {
+        var straight = MpiJob.Run(2, "trainer", "--epochs", "3", "--distributed", "--out", runs.Path("trainer-straight.bin"));
+        straight.AssertSucceededWith("trainer ok ranks=2 epochs=3 resumedAfter=0");
+        var folder = runs.Path("trainer-ck");
+        MpiJob.Run(2, "trainer", "--epochs", "2", "--distributed", "--checkpoint", folder).AssertSucceededWith("trainer ok ranks=2 epochs=2");
+
+        // Rank 0 alone wrote the folder: the index and the one complete epoch folder, nothing partial.
+        var entries = Directory.EnumerateFileSystemEntries(folder, "*", SearchOption.AllDirectories)
+            .Select(e => System.IO.Path.GetRelativePath(folder, e)).Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(["checkpoint.json", "epoch-0002", System.IO.Path.Combine("epoch-0002", "optimizer.ckpt")], entries);
+        var copy = runs.Path("trainer-ck-copy");
+        Directory.CreateDirectory(System.IO.Path.Combine(copy, "epoch-0002"));
+        foreach (var entry in entries.Where(e => File.Exists(System.IO.Path.Combine(folder, e))))
+        {
+            File.Copy(System.IO.Path.Combine(folder, entry), System.IO.Path.Combine(copy, entry));
+        }
+
+        MpiJob.Run(2, "trainer", "--epochs", "3", "--distributed", "--checkpoint", folder, "--resume", "--out", runs.Path("trainer-resumed2.bin"))
+            .AssertSucceededWith("trainer ok ranks=2 epochs=3 resumedAfter=2");
+        MpiJob.RunAlone("trainer", "--epochs", "3", "--checkpoint", copy, "--resume", "--out", runs.Path("trainer-resumed1.bin"))
+            .AssertSucceededWith("trainer ok ranks=1 epochs=3 resumedAfter=2");
+
+        var expected = Read(runs.Path("trainer-straight.bin"));
+        AssertSameBits(expected, Read(runs.Path("trainer-resumed2.bin")), "Trainer resumed on 2 ranks against uninterrupted");
+        AssertClose(expected, Read(runs.Path("trainer-resumed1.bin")), "Trainer resumed in 1 process against uninterrupted 2 ranks");
+    }
+
     [Theory]
     [InlineData("1:10", 8, "at step 10")]
     [InlineData("1:8:checkpoint", 4, "before the checkpoint save of step 8")]

@@ -99,6 +99,35 @@ public sealed class AnalyzeCommandTests : IDisposable
         Assert.Equal(output.Trim(), File.ReadAllText(json).Trim());
     }
 
+    [Fact]
+    public void Gradients_ReadsFilesLargerThanOneReadChunk()
+    {
+        // 3×100×300 = 90,000 fp32 values: more than one 65,536-element chunk, and too large for a dense H reference,
+        // so the library's dense path on the same values is the yardstick.
+        const int count = 3;
+        const int m = 100;
+        const int n = 300;
+        float[] values = SeededRandom.GaussianSingle(94, count * m * n);
+        string path = Path.Combine(folder, "large.npy");
+        NpyWriter.Write(path, values, [count, m, n]);
+
+        // The optimum is not compared here; two passes keep the dense power iteration cheap.
+        var (code, output, error) = Run("--gradients", path, "--power-iterations", "2");
+        Assert.True(code == 0, error);
+        GradientFileMetrics metrics = GradientFileMetrics.FromJson(output);
+        var sample = new GradientSample<double>(values.Select(x => (double)x).ToArray(), count, m, n);
+        double hNorm = KroneckerSimilarity.ComputeHNorm(sample);
+        double squared = KroneckerSimilarity.Cosine(sample, KroneckerApproximations.ShampooSquared(KroneckerApproximations.ComputeStatistics(sample)), hNorm);
+        Assert.Equal("<f4", metrics.DType);
+        Tolerance.AssertClose(hNorm, metrics.HNorm, 1e-12, 0, "‖H‖");
+        Tolerance.AssertClose(squared, metrics.ShampooSquared, 1e-12, 0, "cos(H, Shampoo²)");
+
+        File.WriteAllBytes(path, File.ReadAllBytes(path)[..^4]);
+        (code, _, error) = Run("--gradients", path);
+        Assert.NotEqual(0, code);
+        Assert.Contains("truncated .npy", error, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("garbage", "not a .npy file")]
     [InlineData("truncated", "truncated")]

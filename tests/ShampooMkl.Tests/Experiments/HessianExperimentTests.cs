@@ -3,6 +3,7 @@ using ShampooMkl.Analysis.Experiments;
 using ShampooMkl.Analysis.Models;
 using ShampooMkl.Analysis.Training;
 using ShampooMkl.Linalg;
+using ShampooMkl.Tests.Reference;
 
 namespace ShampooMkl.Tests.Experiments;
 
@@ -71,6 +72,28 @@ public sealed class HessianExperimentTests
         var sampled = estimates.PerExample(LabelMode.Sampled);
         double ownSampled = FactoredKronecker.Cosine(sampled, KroneckerApproximations.ShampooSquared(FactoredKronecker.Statistics(sampled)), FactoredKronecker.HNorm(sampled));
         Assert.InRange(ownSampled, 1 - 1e-10, 1 + 1e-12);
+    }
+
+    [Fact]
+    public void ASourceWithOnlyZeroGradients_GivesNaNCellsInsteadOfFailing()
+    {
+        // A float32 softmax can saturate at exactly 1, and then a sampled label equal to the prediction has δ = 0 exactly.
+        const int count = 6;
+        float[] inputs = SeededRandom.GaussianSingle(50, count * 3);
+        float[] deltas = SeededRandom.GaussianSingle(51, count * 2);
+        float[] perClass = SeededRandom.GaussianSingle(52, count * 2 * 2);
+        var estimates = new HessianEstimates(inputs, deltas, new float[count * 2], perClass, Enumerable.Repeat(0.5f, count * 2).ToArray(),
+            new byte[count], new byte[count], count, rows: 2, cols: 3, classes: 2);
+        HessianMeasurement measurement = HessianExperiment.Measure(estimates, batchSize: 2, Converge);
+
+        foreach (var cell in HessianGrid.Cells)
+        {
+            double cosine = measurement.Cosine(cell);
+            Assert.True(cell.Source.Labels == LabelMode.Sampled ? double.IsNaN(cosine) : cosine is >= 0 and <= 1 + 1e-12, $"{cell.Key}: {cosine}");
+        }
+
+        Assert.All(measurement.PowerIterations.Where(p => p.Source.Contains("sampled", StringComparison.Ordinal)), p => Assert.Equal(0, p.Iterations));
+        Assert.Contains("NaN", HessianReportFiles.ToJson(new HessianReport { Model = "m", Dataset = "d", Measurements = [measurement] }), StringComparison.Ordinal);
     }
 
     [Fact]
