@@ -59,7 +59,7 @@ public static class NpyReader
             if (staging is null)
             {
                 Span<byte> bytes = MemoryMarshal.AsBytes(destination);
-                ThrowIfTruncated(expectedBytes, (done * sizeof(double)) + ReadFully(stream, bytes));
+                ThrowIfShort(expectedBytes, done * sizeof(double), bytes.Length, ReadFully(stream, bytes));
                 if (!BitConverter.IsLittleEndian)
                 {
                     for (int i = 0; i < elements; i++)
@@ -71,7 +71,7 @@ public static class NpyReader
             else
             {
                 Span<byte> bytes = staging.AsSpan(0, elements * sizeof(float));
-                ThrowIfTruncated(expectedBytes, (done * sizeof(float)) + ReadFully(stream, bytes));
+                ThrowIfShort(expectedBytes, done * sizeof(float), bytes.Length, ReadFully(stream, bytes));
                 for (int i = 0; i < elements; i++)
                 {
                     destination[i] = BinaryPrimitives.ReadSingleLittleEndian(bytes.Slice(i * sizeof(float), sizeof(float)));
@@ -101,11 +101,13 @@ public static class NpyReader
         return (array.Shape[0], array.Shape[1], array.Shape[2], array.Data);
     }
 
-    private static void ThrowIfTruncated(long expectedBytes, long foundBytes)
+    // A chunk is short only when the file ended: compare what this chunk got with what it asked for
+    // (comparing the running total with the whole array's size rejected every file longer than one chunk).
+    private static void ThrowIfShort(long expectedBytes, long bytesBefore, int requested, int read)
     {
-        if (foundBytes < expectedBytes)
+        if (read < requested)
         {
-            throw new InvalidDataException($"truncated .npy: expected {expectedBytes} bytes of data, found {foundBytes}.");
+            throw new InvalidDataException($"truncated .npy: expected {expectedBytes} bytes of data, found {bytesBefore + read}.");
         }
     }
 

@@ -73,12 +73,12 @@ public readonly record struct EstimateSource(LabelMode Labels, GradientKind Grad
             {
                 LabelMode.True => "true labels",
                 LabelMode.Sampled => "sampled labels",
-                _ => "all classes p-weighted (exact)",
+                _ => "exact (all classes, p-weighted)",
             };
             return Gradients switch
             {
-                GradientKind.Batch => $"mini-batch sums, {labels}",
-                GradientKind.ExpectedBatch => $"mini-batch, expected over batchings, {labels}",
+                GradientKind.Batch => $"batch sums, {labels}",
+                GradientKind.ExpectedBatch => $"expected batch, {labels}",
                 _ => $"per-example, {labels}",
             };
         }

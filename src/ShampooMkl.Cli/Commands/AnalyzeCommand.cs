@@ -86,6 +86,11 @@ internal static class AnalyzeCommand
             {
                 result.AddError("--weights needs --gradients FILE.npy (the gradients they weight).");
             }
+
+            if (result.GetValue(gradients) is not null && (result.GetValue(csv) is not null || result.GetValue(plot) is not null))
+            {
+                result.AddError("--csv and --plot belong to the training mode; with --gradients the metrics are printed (and written by --json).");
+            }
         });
         command.SetAction(parseResult =>
         {

@@ -22,6 +22,8 @@ public sealed class NpyReaderTests : IDisposable
         new[] { 2, 3, 4 },
         new[] { 2, 0, 3 },
         new[] { 1, 1, 1, 7 },
+        new[] { 3, 200, 200 },   // 120,000 elements: more than one 65,536-element read chunk
+        new[] { 65_536 },        // exactly one chunk
     };
 
     [Theory]

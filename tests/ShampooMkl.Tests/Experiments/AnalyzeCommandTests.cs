@@ -178,6 +178,7 @@ public sealed class AnalyzeCommandTests : IDisposable
 
     [Theory]
     [InlineData(new[] { "--weights", "w.npy" }, "--weights needs --gradients")]
+    [InlineData(new[] { "--gradients", "g.npy", "--plot", "p.png" }, "--csv and --plot belong to the training mode")]
     [InlineData(new[] { "--model", "resnet" }, "Unknown model 'resnet'; choose one of: linear, mlp, cnn.")]
     [InlineData(new[] { "--dataset", "cifar" }, "Unknown dataset 'cifar'")]
     [InlineData(new[] { "--digits", "3,3" }, "--digits must be two different digits")]
