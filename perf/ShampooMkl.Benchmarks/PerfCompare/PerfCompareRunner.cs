@@ -7,7 +7,9 @@ using ShampooMkl.Native;
 namespace ShampooMkl.Benchmarks.PerfCompare;
 
 /// <summary>One case's result, normalised by the same backend's dgemm reference of the same run.</summary>
-internal sealed record PerfEntry(string Backend, string Case, double Ms, double ReferenceMs, double Normalized, int Samples, long AllocatedBytesPerRun = 0);
+/// <remarks>In a baseline, <c>Threshold</c> is the slowdown this case may show before it counts as a regression.</remarks>
+internal sealed record PerfEntry(string Backend, string Case, double Ms, double ReferenceMs, double Normalized, int Samples,
+    long AllocatedBytesPerRun = 0, double? Threshold = null);
 
 /// <summary>The stored baseline of one platform (perf/baselines/&lt;rid&gt;.json).</summary>
 internal sealed record PerfBaseline(string Rid, string Machine, string Recorded, double Threshold, string Note, List<PerfEntry> Entries);
@@ -18,9 +20,10 @@ internal sealed record PerfBaseline(string Rid, string Machine, string Recorded,
 /// case's value is the median of the per-pair ratios, so a slower or busier machine scales both and only a change in
 /// our code's efficiency moves the ratio. A case over the threshold is measured again (twice at most) and keeps its best
 /// ratio, because load from other processes comes in bursts that hit one measurement, not three.
-/// A case regresses when its ratio exceeds the baseline's by more than the threshold (default 25%: three runs on the
-/// project machine varied by less than half that, see perf/baselines/README.md). A steady-state step ("step-*") that
-/// allocates managed memory on the calling thread also fails. Exit code 1 on any regression.
+/// A case regresses when its ratio exceeds the baseline's by more than its limit: 25%, or twice the spread of the three
+/// passes the baseline was recorded from when that is larger (at most 60%); measured noise is in perf/baselines/README.md.
+/// A steady-state step ("step-*") that allocates managed memory on the calling thread also fails. Exit code 1 on any
+/// regression.
 /// </remarks>
 internal static class PerfCompareRunner
 {
@@ -45,10 +48,31 @@ internal static class PerfCompareRunner
 
             BlasLibrary.SetDefault(kind);
             Console.WriteLine($"{kind}: {lib!.Version}");
+            // A baseline is what every later run is judged by, so it is the median of three passes, not one lucky or
+            // unlucky pass.
+            var passes = updateBaseline ? BaselinePasses : 1;
+            var measured = new Dictionary<string, List<(double CaseMs, double ReferenceMs, double Normalized, int Samples, long AllocatedBytesPerRun)>>();
+            for (var pass = 0; pass < passes; pass++)
+            {
+                foreach (var c in cases)
+                {
+                    (measured.TryGetValue(c.Name, out var list) ? list : measured[c.Name] = []).Add(Measure(c, lib));
+                }
+            }
+
             foreach (var c in cases)
             {
-                var m = Measure(c, lib);
-                entries.Add(new PerfEntry(kind.ToString(), c.Name, Round(m.CaseMs), Round(m.ReferenceMs), Round(m.Normalized), m.Samples, m.AllocatedBytesPerRun));
+                var m = measured[c.Name];
+                var normalized = m.Select(x => x.Normalized).ToArray();
+                // Per case: twice the spread its own three passes showed, never below the global threshold. Kernels that
+                // reproduce to a few percent keep a tight gate; the refresh steps, whose parallel-for and LAPACK react
+                // to other processes differently from the dgemm reference, get the room their noise needs.
+                double? caseThreshold = passes > 1
+                    ? Math.Round(Math.Min(MaxCaseThreshold, Math.Max(thresholdOverride ?? DefaultThreshold, 2 * ((normalized.Max() / normalized.Min()) - 1))), 3)
+                    : null;
+                entries.Add(new PerfEntry(kind.ToString(), c.Name, Round(Timing.Median(m.Select(x => x.CaseMs).ToArray())),
+                    Round(Timing.Median(m.Select(x => x.ReferenceMs).ToArray())), Round(Timing.Median(normalized)),
+                    m.Sum(x => x.Samples), m.Max(x => x.AllocatedBytesPerRun), caseThreshold));
             }
 
             // Let this backend's worker threads go idle before the next one is timed.
@@ -62,17 +86,18 @@ internal static class PerfCompareRunner
             Confirm(entries, baseline, threshold, cases);
         }
 
-        var table = new TextTable("Backend", "Case", "ms (median)", "n", "B/run", "÷ dgemm", "Baseline ÷ dgemm", "Change", "Verdict");
+        var table = new TextTable("Backend", "Case", "ms (median)", "n", "B/run", "÷ dgemm", "Baseline ÷ dgemm", "Change", "Limit", "Verdict");
         var regressions = 0;
         foreach (var e in entries)
         {
             var b = baseline?.Entries.FirstOrDefault(x => x.Backend == e.Backend && x.Case == e.Case);
             var change = b is null ? (double?)null : (e.Normalized / b.Normalized) - 1;
+            var limit = CaseThreshold(b, threshold, thresholdOverride);
             var verdict = change switch
             {
                 null => "new",
-                > 0 when change > threshold => "REGRESSION",
-                < 0 when -change > threshold / (1 + threshold) => "faster",
+                > 0 when change > limit => "REGRESSION",
+                < 0 when -change > limit / (1 + limit) => "faster",
                 _ => "ok",
             };
             // A steady-state step must not allocate (the optimizer's contract); any managed byte is a regression.
@@ -89,11 +114,12 @@ internal static class PerfCompareRunner
             table.Add(e.Backend, e.Case, F(e.Ms), e.Samples.ToString(CultureInfo.InvariantCulture),
                 e.AllocatedBytesPerRun.ToString(CultureInfo.InvariantCulture), e.Normalized.ToString("F4", CultureInfo.InvariantCulture),
                 b is null ? "-" : b.Normalized.ToString("F4", CultureInfo.InvariantCulture),
-                change is { } c ? (c >= 0 ? "+" : "") + (100 * c).ToString("F1", CultureInfo.InvariantCulture) + "%" : "-", verdict);
+                change is { } c ? (c >= 0 ? "+" : "") + (100 * c).ToString("F1", CultureInfo.InvariantCulture) + "%" : "-",
+                b is null ? "-" : "+" + (100 * limit).ToString("F0", CultureInfo.InvariantCulture) + "%", verdict);
         }
 
         Console.WriteLine();
-        Console.WriteLine($"## Perf compare ({rid}; threshold +{100 * threshold:F0}% on time ÷ same-run dgemm-1024; baseline {(baseline is null ? "none" : baseline.Recorded)})");
+        Console.WriteLine($"## Perf compare ({rid}; per-case limits from the baseline, at least +{100 * threshold:F0}%, on time ÷ paired dgemm-1024; baseline {(baseline is null ? "none" : baseline.Recorded)})");
         Console.WriteLine($"Before: {loadBefore}; after: {MachineLoad.Describe()}");
         Console.WriteLine();
         Console.WriteLine(table);
@@ -139,7 +165,8 @@ internal static class PerfCompareRunner
 
             var lib = BlasLibrary.Load(Enum.Parse<BlasBackendKind>(e.Backend));
             BlasLibrary.SetDefault(lib.Kind);
-            for (var attempt = 0; attempt < Retries && (e.Normalized / b.Normalized) - 1 > threshold; attempt++)
+            var limit = CaseThreshold(b, threshold, null);
+            for (var attempt = 0; attempt < Retries && (e.Normalized / b.Normalized) - 1 > limit; attempt++)
             {
                 Console.WriteLine($"  {e.Backend} {e.Case}: {100 * ((e.Normalized / b.Normalized) - 1):F1}% over the baseline; measuring again");
                 var m = Measure(perfCase, lib);
@@ -154,6 +181,17 @@ internal static class PerfCompareRunner
             entries[i] = e;
         }
     }
+
+    /// <summary>The slowdown allowed for one case: the command line's threshold if given, else the case's own from the
+    /// baseline, else the baseline's global one.</summary>
+    private static double CaseThreshold(PerfEntry? baselineEntry, double threshold, double? thresholdOverride) =>
+        thresholdOverride ?? baselineEntry?.Threshold ?? threshold;
+
+    /// <summary>Upper bound of a per-case threshold: a gate wider than this would miss a doubling.</summary>
+    private const double MaxCaseThreshold = 0.6;
+
+    /// <summary>Passes whose per-case median becomes the baseline.</summary>
+    private const int BaselinePasses = 3;
 
     /// <summary>How many times a suspected regression is measured again before it counts.</summary>
     private const int Retries = 2;
