@@ -29,7 +29,13 @@ internal static class PerfCompareRunner
 {
     public const double DefaultThreshold = 0.25;
 
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+    // Relaxed escaping keeps the stored file readable (÷, quotes) for the reviewer of a baseline change.
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
 
     public static int Run(bool updateBaseline, double? thresholdOverride, IReadOnlyList<string> only)
     {
@@ -130,7 +136,8 @@ internal static class PerfCompareRunner
         if (updateBaseline)
         {
             Directory.CreateDirectory(RepoPaths.Baselines);
-            var note = "Times are medians; 'normalized' = ms ÷ the same backend's dgemm-1024 median in the same run. Rewrite with --update-baseline.";
+            var note = "Per case, medians over three passes: 'normalized' is the median of (case time ÷ the dgemm-1024 run just before it), "
+                + "'threshold' the slowdown allowed (twice the passes' spread, 25% to 60%). Rewrite with --update-baseline.";
             File.WriteAllText(baselineFile, JsonSerializer.Serialize(
                 new PerfBaseline(rid, machine, DateTime.UtcNow.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), threshold, note, entries), Json) + Environment.NewLine);
             Console.WriteLine($"Baseline written: {baselineFile}");
