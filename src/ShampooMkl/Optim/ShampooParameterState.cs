@@ -188,22 +188,24 @@ internal sealed class ShampooParameterState<T> : ShampooParameterState where T :
 
     public override void FinishUpdate(long step, bool precondition, double learningRate)
     {
-        // Blocks are disjoint and grafting reads only the gradient, the grafting state and its own block, so grafting
-        // after every block's direction exists gives the same bits as grafting each block right after it.
+        // Blocks are disjoint and a block's grafting scale reads only the gradient, the grafting state and that block's
+        // direction, so grafting and updating block by block gives the same bits as grafting every block first; it
+        // saves a pass over the direction, which at these sizes costs as much as the arithmetic.
+        var coefficients = new UpdateCoefficients(Options, step, learningRate);
         if (precondition && shampoo is not null)
         {
             for (var b = 0; b < shampoo.Blocks.Count; b++)
             {
-                Graft(shampoo.Layout[b]);
+                var block = shampoo.Layout[b];
+                UpdateBlock(block, GraftScale(block), coefficients);
             }
         }
-        else if (precondition)
+        else
         {
-            // One row of the whole length: the row offset arithmetic in Graft stays valid and the loop runs once.
-            Graft(new MatrixBlock(0, 0, 0, 1, rows));
+            // One row of the whole length: the row offset arithmetic stays valid and the loops run once.
+            var whole = new MatrixBlock(0, 0, 0, 1, rows * cols);
+            UpdateBlock(whole, precondition ? GraftScale(whole) : T.One, coefficients);
         }
-
-        Update(step, learningRate);
     }
 
     public override unsafe int DirectionBlockBytes(int block) => shampoo!.Layout[block].Rows * shampoo.Layout[block].Cols * sizeof(T);
@@ -247,18 +249,19 @@ internal sealed class ShampooParameterState<T> : ShampooParameterState where T :
         }
     }
 
-    /// <summary>Rescales the block of the direction to the Frobenius norm the grafted method's step has on the same block.</summary>
+    /// <summary>The factor that gives the block of the direction the Frobenius norm the grafted method's step has on
+    /// the same block (1 without grafting).</summary>
     /// <remarks>A block whose Shampoo direction is exactly zero stays zero (DS adds 1e-16 to the denominator instead,
     /// which is scale-dependent; the results agree whenever the direction is not zero).</remarks>
-    private void Graft(MatrixBlock block)
+    private T GraftScale(MatrixBlock block)
     {
         if (Options.Grafting == GraftingType.None)
         {
-            return;
+            return T.One;
         }
 
         var g = (ReadOnlySpan<T>)gradient.Span;
-        var d = direction.Span;
+        var d = (ReadOnlySpan<T>)direction.Span;
         var correction = grafting?.Correction ?? 1.0;
         var graftSquares = 0.0;
         var shampooSquares = 0.0;
@@ -266,66 +269,209 @@ internal sealed class ShampooParameterState<T> : ShampooParameterState where T :
         {
             var offset = ((block.Row + i) * cols) + block.Col;
             var gRow = g.Slice(offset, block.Cols);
-            var dRow = d.Slice(offset, block.Cols);
             graftSquares += grafting is null ? SumOfSquares(gRow) : grafting.SumOfSquaredDirections(gRow, offset, correction);
-            shampooSquares += SumOfSquares(dRow);
+            shampooSquares += SumOfSquares(d.Slice(offset, block.Cols));
         }
 
-        var scale = T.CreateTruncating(shampooSquares > 0 ? Math.Sqrt(graftSquares) / Math.Sqrt(shampooSquares) : 0.0);
-        for (var i = 0; i < block.Rows; i++)
-        {
-            var dRow = d.Slice(((block.Row + i) * cols) + block.Col, block.Cols);
-            for (var j = 0; j < dRow.Length; j++)
-            {
-                dRow[j] *= scale;
-            }
-        }
+        return T.CreateTruncating(shampooSquares > 0 ? Math.Sqrt(graftSquares) / Math.Sqrt(shampooSquares) : 0.0);
     }
 
+    /// <summary>Σ x² accumulated in fp64: a 1024×1024 block summed in fp32 would lose about three digits of its norm.</summary>
     private static double SumOfSquares(ReadOnlySpan<T> values)
     {
-        // fp64 accumulation: a 1024×1024 block summed in fp32 would lose about three digits of its norm.
+        var start = 0;
         var sum = 0.0;
-        foreach (var v in values)
+        if (Vector.IsHardwareAccelerated)
         {
-            var x = double.CreateTruncating(v);
+            var width = Vector<double>.Count;
+            var acc0 = Vector<double>.Zero;
+            var acc1 = Vector<double>.Zero;
+            if (typeof(T) == typeof(float))
+            {
+                var x = MemoryMarshal.Cast<T, float>(values);
+                for (; start <= x.Length - (2 * width); start += 2 * width)
+                {
+                    Vector.Widen(new Vector<float>(x.Slice(start)), out var lo, out var hi);
+                    acc0 += lo * lo;
+                    acc1 += hi * hi;
+                }
+            }
+            else
+            {
+                var x = MemoryMarshal.Cast<T, double>(values);
+                for (; start <= x.Length - (2 * width); start += 2 * width)
+                {
+                    var lo = new Vector<double>(x.Slice(start));
+                    var hi = new Vector<double>(x.Slice(start + width));
+                    acc0 += lo * lo;
+                    acc1 += hi * hi;
+                }
+            }
+
+            sum = Vector.Sum(acc0 + acc1);
+        }
+
+        for (var i = start; i < values.Length; i++)
+        {
+            var x = double.CreateTruncating(values[i]);
             sum += x * x;
         }
 
         return sum;
     }
 
-    /// <summary>(e)–(g): m ← β₁m + (1−β₁)d; u = m/c₁ or β₁m/c₁ + (1−β₁)d; W ← W·(1 − ηλ) − η·u.</summary>
-    private void Update(long step, double learningRate)
+    /// <summary>The scalars of (e)–(g) for one step, rounded to <typeparamref name="T"/> once.</summary>
+    private readonly struct UpdateCoefficients
     {
-        var o = Options;
+        public UpdateCoefficients(ShampooOptions o, long step, double learningRate)
+        {
+            var correction = o.BiasCorrection ? 1.0 - Math.Pow(o.Beta1, step) : 1.0;
+            Decay = T.CreateTruncating(1.0 - (learningRate * o.WeightDecay));
+            LearningRate = T.CreateTruncating(learningRate);
+            Keep = T.CreateTruncating(o.Beta1);
+            Add = T.CreateTruncating(1.0 - o.Beta1);
+            FromMomentum = T.CreateTruncating((o.Nesterov ? o.Beta1 : 1.0) / correction);
+            FromDirection = o.Nesterov ? Add : T.Zero;
+        }
+
+        public T Decay { get; }
+
+        public T LearningRate { get; }
+
+        public T Keep { get; }
+
+        public T Add { get; }
+
+        public T FromMomentum { get; }
+
+        public T FromDirection { get; }
+    }
+
+    /// <summary>(e)–(g) on one block with its grafting scale s: d' = s·d; m ← β₁m + (1−β₁)d'; u = m/c₁ or
+    /// β₁m/c₁ + (1−β₁)d'; W ← W·(1 − ηλ) − η·u.</summary>
+    private void UpdateBlock(MatrixBlock block, T scale, in UpdateCoefficients k)
+    {
         var w = Parameter.Value.AsSpan();
         var d = (ReadOnlySpan<T>)direction.Span;
-        var decay = T.CreateTruncating(1.0 - (learningRate * o.WeightDecay));
-        var lr = T.CreateTruncating(learningRate);
-        if (momentum is null)
+        var m = momentum is null ? Span<T>.Empty : momentum.Span;
+        for (var i = 0; i < block.Rows; i++)
         {
-            for (var i = 0; i < w.Length; i++)
+            var offset = ((block.Row + i) * cols) + block.Col;
+            var wRow = w.Slice(offset, block.Cols);
+            var dRow = d.Slice(offset, block.Cols);
+            if (momentum is null)
             {
-                w[i] = float.CreateTruncating((T.CreateTruncating(w[i]) * decay) - (lr * d[i]));
+                UpdateRow(wRow, dRow, scale, k);
             }
-
-            return;
+            else
+            {
+                UpdateRow(wRow, dRow, m.Slice(offset, block.Cols), scale, k);
+            }
         }
+    }
 
-        var m = momentum.Span;
-        var correction = o.BiasCorrection ? 1.0 - Math.Pow(o.Beta1, step) : 1.0;
-        var keep = T.CreateTruncating(o.Beta1);
-        var add = T.CreateTruncating(1.0 - o.Beta1);
-        var fromMomentum = T.CreateTruncating((o.Nesterov ? o.Beta1 : 1.0) / correction);
-        var fromDirection = o.Nesterov ? add : T.Zero;
-        for (var i = 0; i < w.Length; i++)
+    /// <summary>W ← W·(1 − ηλ) − η·s·d. The vector loop does the scalar tail's operations in the same order (no fused
+    /// multiply-add), so an element's bits do not depend on where it falls.</summary>
+    private static void UpdateRow(Span<float> w, ReadOnlySpan<T> d, T scale, in UpdateCoefficients k)
+    {
+        var start = 0;
+        if (Vector.IsHardwareAccelerated && typeof(T) == typeof(float))
         {
-            var mi = (keep * m[i]) + (add * d[i]);
-            m[i] = mi;
-            var u = (fromMomentum * mi) + (fromDirection * d[i]);
-            w[i] = float.CreateTruncating((T.CreateTruncating(w[i]) * decay) - (lr * u));
+            var wf = MemoryMarshal.Cast<float, T>(w);
+            var vDecay = new Vector<T>(k.Decay);
+            var vLr = new Vector<T>(k.LearningRate);
+            var vScale = new Vector<T>(scale);
+            for (; start <= w.Length - Vector<T>.Count; start += Vector<T>.Count)
+            {
+                var di = new Vector<T>(d.Slice(start)) * vScale;
+                ((new Vector<T>(wf.Slice(start)) * vDecay) - (vLr * di)).CopyTo(wf.Slice(start));
+            }
         }
+        else if (Vector.IsHardwareAccelerated)
+        {
+            var dd = MemoryMarshal.Cast<T, double>(d);
+            var vDecay = new Vector<double>(double.CreateTruncating(k.Decay));
+            var vLr = new Vector<double>(double.CreateTruncating(k.LearningRate));
+            var vScale = new Vector<double>(double.CreateTruncating(scale));
+            var width = Vector<double>.Count;
+            for (; start <= w.Length - (2 * width); start += 2 * width)
+            {
+                Vector.Widen(new Vector<float>(w.Slice(start)), out var w0, out var w1);
+                var d0 = new Vector<double>(dd.Slice(start)) * vScale;
+                var d1 = new Vector<double>(dd.Slice(start + width)) * vScale;
+                Vector.Narrow((w0 * vDecay) - (vLr * d0), (w1 * vDecay) - (vLr * d1)).CopyTo(w.Slice(start));
+            }
+        }
+
+        for (var i = start; i < w.Length; i++)
+        {
+            var di = d[i] * scale;
+            w[i] = float.CreateTruncating((T.CreateTruncating(w[i]) * k.Decay) - (k.LearningRate * di));
+        }
+    }
+
+    /// <summary>m ← β₁m + (1−β₁)·s·d, then W ← W·(1 − ηλ) − η·u (see <see cref="UpdateBlock"/>).</summary>
+    private static void UpdateRow(Span<float> w, ReadOnlySpan<T> d, Span<T> m, T scale, in UpdateCoefficients k)
+    {
+        var start = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var vKeep = new Vector<T>(k.Keep);
+            var vAdd = new Vector<T>(k.Add);
+            var vFromMomentum = new Vector<T>(k.FromMomentum);
+            var vFromDirection = new Vector<T>(k.FromDirection);
+            var vScale = new Vector<T>(scale);
+            if (typeof(T) == typeof(float))
+            {
+                var wt = MemoryMarshal.Cast<float, T>(w);
+                var vDecay = new Vector<T>(k.Decay);
+                var vLr = new Vector<T>(k.LearningRate);
+                for (; start <= w.Length - Vector<T>.Count; start += Vector<T>.Count)
+                {
+                    var di = new Vector<T>(d.Slice(start)) * vScale;
+                    var mi = (vKeep * new Vector<T>(m.Slice(start))) + (vAdd * di);
+                    mi.CopyTo(m.Slice(start));
+                    var u = (vFromMomentum * mi) + (vFromDirection * di);
+                    ((new Vector<T>(wt.Slice(start)) * vDecay) - (vLr * u)).CopyTo(wt.Slice(start));
+                }
+            }
+            else
+            {
+                // fp64 state, fp32 parameters: two fp64 vectors per fp32 vector.
+                var vDecay = new Vector<double>(double.CreateTruncating(k.Decay));
+                var vLr = new Vector<double>(double.CreateTruncating(k.LearningRate));
+                var dd = MemoryMarshal.Cast<T, double>(d);
+                var md = MemoryMarshal.Cast<T, double>(m);
+                var width = Vector<double>.Count;
+                for (; start <= w.Length - (2 * width); start += 2 * width)
+                {
+                    Vector.Widen(new Vector<float>(w.Slice(start)), out var w0, out var w1);
+                    var u0 = MomentumStep(dd.Slice(start), md.Slice(start), vScale, vKeep, vAdd, vFromMomentum, vFromDirection);
+                    var u1 = MomentumStep(dd.Slice(start + width), md.Slice(start + width), vScale, vKeep, vAdd, vFromMomentum, vFromDirection);
+                    Vector.Narrow((w0 * vDecay) - (vLr * u0), (w1 * vDecay) - (vLr * u1)).CopyTo(w.Slice(start));
+                }
+            }
+        }
+
+        for (var i = start; i < w.Length; i++)
+        {
+            var di = d[i] * scale;
+            var mi = (k.Keep * m[i]) + (k.Add * di);
+            m[i] = mi;
+            var u = (k.FromMomentum * mi) + (k.FromDirection * di);
+            w[i] = float.CreateTruncating((T.CreateTruncating(w[i]) * k.Decay) - (k.LearningRate * u));
+        }
+    }
+
+    /// <summary>The fp64 momentum step of <see cref="UpdateRow(Span{float}, ReadOnlySpan{T}, Span{T}, T, in UpdateCoefficients)"/>
+    /// for one vector; returns u.</summary>
+    private static Vector<double> MomentumStep(ReadOnlySpan<double> d, Span<double> m, Vector<T> scale, Vector<T> keep, Vector<T> add,
+        Vector<T> fromMomentum, Vector<T> fromDirection)
+    {
+        var di = new Vector<double>(d) * scale.As<T, double>();
+        var mi = (keep.As<T, double>() * new Vector<double>(m)) + (add.As<T, double>() * di);
+        mi.CopyTo(m);
+        return (fromMomentum.As<T, double>() * mi) + (fromDirection.As<T, double>() * di);
     }
 
     public override void Export(List<StateTensor> into, string prefix)

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.InteropServices;
 using ShampooMkl.Memory;
 
 namespace ShampooMkl.Preconditioning;
@@ -69,10 +70,41 @@ public sealed class DiagonalPreconditioner : IPreconditioner
 
     internal void UpdateCore<TIn>(ReadOnlySpan<TIn> gradient) where TIn : unmanaged, IFloatingPointIeee754<TIn>
     {
+        // Same operations in the same order as the scalar tail (no fused multiply-add), so every element gets the
+        // same bits whether it falls in a vector or in the tail.
         var v = accumulator.Span;
         var keep = Beta2;
         var add = Beta2 == 1.0 ? 1.0 : 1.0 - Beta2;
-        for (var i = 0; i < v.Length; i++)
+        var start = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var vKeep = new Vector<double>(keep);
+            var vAdd = new Vector<double>(add);
+            var width = Vector<double>.Count;
+            if (typeof(TIn) == typeof(float))
+            {
+                var g = MemoryMarshal.Cast<TIn, float>(gradient);
+                for (; start <= v.Length - (2 * width); start += 2 * width)
+                {
+                    Vector.Widen(new Vector<float>(g.Slice(start)), out var lo, out var hi);
+                    var v0 = new Vector<double>(v.Slice(start));
+                    var v1 = new Vector<double>(v.Slice(start + width));
+                    ((vKeep * v0) + (vAdd * lo * lo)).CopyTo(v.Slice(start));
+                    ((vKeep * v1) + (vAdd * hi * hi)).CopyTo(v.Slice(start + width));
+                }
+            }
+            else
+            {
+                var g = MemoryMarshal.Cast<TIn, double>(gradient);
+                for (; start <= v.Length - width; start += width)
+                {
+                    var gi = new Vector<double>(g.Slice(start));
+                    ((vKeep * new Vector<double>(v.Slice(start))) + (vAdd * gi * gi)).CopyTo(v.Slice(start));
+                }
+            }
+        }
+
+        for (var i = start; i < v.Length; i++)
         {
             var g = double.CreateTruncating(gradient[i]);
             v[i] = (keep * v[i]) + (add * g * g);
@@ -100,7 +132,34 @@ public sealed class DiagonalPreconditioner : IPreconditioner
     {
         var v = accumulator.Span;
         var correction = Correction;
-        for (var i = 0; i < v.Length; i++)
+        var start = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var width = Vector<double>.Count;
+            if (typeof(TIn) == typeof(float))
+            {
+                var g = MemoryMarshal.Cast<TIn, float>(gradient);
+                var d = MemoryMarshal.Cast<TIn, float>(direction);
+                for (; start <= v.Length - (2 * width); start += 2 * width)
+                {
+                    Vector.Widen(new Vector<float>(g.Slice(start)), out var lo, out var hi);
+                    var d0 = Direction(lo, new Vector<double>(v.Slice(start)), correction);
+                    var d1 = Direction(hi, new Vector<double>(v.Slice(start + width)), correction);
+                    Vector.Narrow(d0, d1).CopyTo(d.Slice(start));
+                }
+            }
+            else
+            {
+                var g = MemoryMarshal.Cast<TIn, double>(gradient);
+                var d = MemoryMarshal.Cast<TIn, double>(direction);
+                for (; start <= v.Length - width; start += width)
+                {
+                    Direction(new Vector<double>(g.Slice(start)), new Vector<double>(v.Slice(start)), correction).CopyTo(d.Slice(start));
+                }
+            }
+        }
+
+        for (var i = start; i < v.Length; i++)
         {
             direction[i] = TIn.CreateTruncating(Direction(double.CreateTruncating(gradient[i]), v[i], correction));
         }
@@ -114,8 +173,39 @@ public sealed class DiagonalPreconditioner : IPreconditioner
     internal double SumOfSquaredDirections<TIn>(ReadOnlySpan<TIn> gradient, int offset, double correction) where TIn : unmanaged, IFloatingPointIeee754<TIn>
     {
         var v = accumulator.Span.Slice(offset, gradient.Length);
+        var start = 0;
         var sum = 0.0;
-        for (var i = 0; i < v.Length; i++)
+        if (Vector.IsHardwareAccelerated)
+        {
+            var width = Vector<double>.Count;
+            var acc0 = Vector<double>.Zero;
+            var acc1 = Vector<double>.Zero;
+            if (typeof(TIn) == typeof(float))
+            {
+                var g = MemoryMarshal.Cast<TIn, float>(gradient);
+                for (; start <= v.Length - (2 * width); start += 2 * width)
+                {
+                    Vector.Widen(new Vector<float>(g.Slice(start)), out var lo, out var hi);
+                    var d0 = Direction(lo, new Vector<double>(v.Slice(start)), correction);
+                    var d1 = Direction(hi, new Vector<double>(v.Slice(start + width)), correction);
+                    acc0 += d0 * d0;
+                    acc1 += d1 * d1;
+                }
+            }
+            else
+            {
+                var g = MemoryMarshal.Cast<TIn, double>(gradient);
+                for (; start <= v.Length - width; start += width)
+                {
+                    var d = Direction(new Vector<double>(g.Slice(start)), new Vector<double>(v.Slice(start)), correction);
+                    acc0 += d * d;
+                }
+            }
+
+            sum = Vector.Sum(acc0 + acc1);
+        }
+
+        for (var i = start; i < v.Length; i++)
         {
             var d = Direction(double.CreateTruncating(gradient[i]), v[i], correction);
             sum += d * d;
@@ -128,6 +218,13 @@ public sealed class DiagonalPreconditioner : IPreconditioner
     {
         var denom = Math.Sqrt(v / correction) + Epsilon;
         return denom > 0 ? g / denom : 0.0;
+    }
+
+    /// <summary>The vector form of <see cref="Direction(double, double, double)"/>, with the same operations in the same order.</summary>
+    private Vector<double> Direction(Vector<double> g, Vector<double> v, double correction)
+    {
+        var denom = Vector.SquareRoot(v / new Vector<double>(correction)) + new Vector<double>(Epsilon);
+        return Vector.ConditionalSelect(Vector.GreaterThan(denom, Vector<double>.Zero), g / denom, Vector<double>.Zero);
     }
 
     /// <inheritdoc />

@@ -7,12 +7,16 @@ namespace ShampooMkl.Preconditioning;
 
 /// <summary>Shampoo's statistics of one m×n block: L = Σ G·Gᵀ (m×m) and R = Σ Gᵀ·G (n×n), or their β₂-EMAs.</summary>
 /// <remarks>Each update is one <c>syrk</c> per factor (half the flops of gemm). With β₂ = 1 the factors are
-/// plain sums, as in Adagrad; with β₂ &lt; 1 they are exponential moving averages.</remarks>
+/// plain sums, as in Adagrad; with β₂ &lt; 1 they are exponential moving averages.
+/// syrk reads and writes only the upper triangle, so the lower one is mirrored on the first read after updates
+/// (<see cref="Left"/>, <see cref="Right"/>) rather than after every update: roots are refreshed every few steps,
+/// statistics accumulate at every step, and mirroring a 1024² factor costs about as much as a small gemm.</remarks>
 public sealed class KroneckerFactors<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly AlignedArray<T> left;
     private readonly AlignedArray<T> right;
     private readonly BlasLibrary? blas;
+    private bool lowerStale;
 
     /// <summary>Zero statistics for an m×n block.</summary>
     public KroneckerFactors(int rows, int cols, double beta2, BlasLibrary? blas = null)
@@ -44,11 +48,25 @@ public sealed class KroneckerFactors<T> : IDisposable where T : unmanaged, IFloa
     /// <summary>Gradients accumulated so far.</summary>
     public long Count { get; private set; }
 
-    /// <summary>L (m×m, row-major, symmetric).</summary>
-    public MatrixView<T> Left => new(left.Span, Rows, Rows);
+    /// <summary>L (m×m, row-major, symmetric: both triangles are valid).</summary>
+    public MatrixView<T> Left
+    {
+        get
+        {
+            EnsureSymmetric();
+            return new(left.Span, Rows, Rows);
+        }
+    }
 
-    /// <summary>R (n×n, row-major, symmetric).</summary>
-    public MatrixView<T> Right => new(right.Span, Cols, Cols);
+    /// <summary>R (n×n, row-major, symmetric: both triangles are valid).</summary>
+    public MatrixView<T> Right
+    {
+        get
+        {
+            EnsureSymmetric();
+            return new(right.Span, Cols, Cols);
+        }
+    }
 
     /// <summary>Tr(L) = Tr(R) = Σ‖G‖²_F (weighted as accumulated): the trace of the Adagrad matrix H.</summary>
     public double Trace
@@ -72,9 +90,21 @@ public sealed class KroneckerFactors<T> : IDisposable where T : unmanaged, IFloa
     {
         var alpha = Beta2 == 1.0 ? T.One : T.CreateTruncating(1.0 - Beta2);
         var beta = T.CreateTruncating(Beta2);
-        SymmetricRankUpdate.Update(gradient, transpose: false, Left, alpha, beta, mirrorLower: true, blas);
-        SymmetricRankUpdate.Update(gradient, transpose: true, Right, alpha, beta, mirrorLower: true, blas);
+        // syrk with β reads only the upper triangle it writes, so a stale lower triangle changes no bit.
+        SymmetricRankUpdate.Update(gradient, transpose: false, new MatrixView<T>(left.Span, Rows, Rows), alpha, beta, mirrorLower: false, blas);
+        SymmetricRankUpdate.Update(gradient, transpose: true, new MatrixView<T>(right.Span, Cols, Cols), alpha, beta, mirrorLower: false, blas);
+        lowerStale = true;
         Count++;
+    }
+
+    private void EnsureSymmetric()
+    {
+        if (lowerStale)
+        {
+            SymmetricRankUpdate.MirrorUpper(new MatrixView<T>(left.Span, Rows, Rows));
+            SymmetricRankUpdate.MirrorUpper(new MatrixView<T>(right.Span, Cols, Cols));
+            lowerStale = false;
+        }
     }
 
     /// <summary>The bias-correction divisor 1 − β₂ᵗ for EMA statistics (1 for sums or before any update).</summary>
@@ -84,6 +114,8 @@ public sealed class KroneckerFactors<T> : IDisposable where T : unmanaged, IFloa
     {
         Precision.Convert(l, left.Span);
         Precision.Convert(r, right.Span);
+        // The upper triangle is the statistic (it is all syrk reads); the lower one is derived from it.
+        lowerStale = true;
         Count = count;
     }
 

@@ -109,6 +109,51 @@ public class ShampooReferenceTests
         Assert.Equal(0, optimizer.Statistics.FailedRootBlocks);
     }
 
+    /// <summary>Shapes whose rows are several SIMD vectors long plus a remainder (lengths 37, 67, 41 for 4-, 8- and
+    /// 16-wide vectors), so the vectorised grafting, momentum and update loops and their scalar tails both run.</summary>
+    private static readonly int[][] LongShapes = [[19, 37], [67], [3, 41]];
+
+    public static TheoryData<string, FactorPrecision> LongCases
+    {
+        get
+        {
+            var data = new TheoryData<string, FactorPrecision>();
+            foreach (var name in new[] { "grafting Adagrad", "grafting SGD", "Nesterov", "weight decay", "everything: Shampoo², blocks, Adam grafting, EMA, Nesterov, decay, warm-up" })
+            {
+                data.Add(name, FactorPrecision.Double);
+                data.Add(name, FactorPrecision.Single);
+            }
+
+            return data;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(LongCases))]
+    public void Steps_MatchDenseReference_OnRowsLongerThanAVector(string variant, FactorPrecision precision)
+    {
+        var options = Variants[variant] with { FactorPrecision = precision, Grafting = variant == "Nesterov" || variant == "weight decay" ? GraftingType.Adagrad : Variants[variant].Grafting };
+        var parameters = OptimTestData.Parameters(LongShapes);
+        var reference = new ReferenceShampoo(options, parameters.Select(p => (p.Shape.ToArray(), (float[])p.Value.Clone())));
+        using var optimizer = new Shampoo(parameters, options);
+        var (relative, ulps) = precision == FactorPrecision.Double ? (1e-8, 2.0) : (2e-4, 2.0);
+
+        for (var step = 1; step <= Steps; step++)
+        {
+            var before = parameters.Select(p => (float[])p.Value.Clone()).ToArray();
+            var gradients = OptimTestData.SetGradients(parameters, step);
+            var result = optimizer.Step();
+            reference.Step(gradients);
+
+            Assert.True(result.Applied, result.Message);
+            for (var k = 0; k < parameters.Length; k++)
+            {
+                OptimTestData.AssertUpdateClose(before[k], reference.Value(k), parameters[k].Value, relative, ulps,
+                    $"{variant}, {precision}, step {step}, {parameters[k]}");
+            }
+        }
+    }
+
     [Fact]
     public void FirstStep_WithoutGraftingOrMomentum_IsTheOrthogonalFactorOfTheGradient()
     {

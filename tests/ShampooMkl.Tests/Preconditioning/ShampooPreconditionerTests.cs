@@ -338,6 +338,91 @@ public class ShampooPreconditionerTests
         Assert.Equal(2, p.UpdateCount);
     }
 
+    /// <summary>The vectorised accumulate and direction give every element exactly the bits of the scalar formula
+    /// (same operations, same order, IEEE-exact sqrt and division), for lengths around every vector width so the
+    /// vector loops and their tails both run; Σd² only changes summation order, so it gets n·ε relative.</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(16)]
+    [InlineData(33)]
+    [InlineData(70)]
+    public void Diagonal_VectorisedKernels_MatchScalarFormula(int length)
+    {
+        const double beta2 = 0.9;
+        const double epsilon = 1e-3;
+        using var p32 = new DiagonalPreconditioner(length, beta2, epsilon);
+        using var p64 = new DiagonalPreconditioner(length, beta2, epsilon);
+        var v = new double[length];
+        float[] g32 = [];
+        for (var step = 1; step <= 3; step++)
+        {
+            g32 = SeededRandom.GaussianSingle(40 + step, length);
+            g32[0] = 0; // a zero gradient on an untouched accumulator: the denominator-zero branch when ε = 0 elsewhere
+            p32.Update(g32);
+            p64.Update(g32.Select(x => (double)x).ToArray());
+            for (var i = 0; i < length; i++)
+            {
+                var gi = (double)g32[i];
+                v[i] = (beta2 * v[i]) + ((1 - beta2) * gi * gi);
+            }
+        }
+
+        Assert.Equal(v, p32.Accumulator.ToArray());
+        Assert.Equal(v, p64.Accumulator.ToArray());
+        var correction = 1 - Math.Pow(beta2, 3);
+        var expected = v.Select((x, i) => g32[i] / (Math.Sqrt(x / correction) + epsilon)).ToArray();
+        var d64 = new double[length];
+        var d32 = new float[length];
+        p64.Precondition(g32.Select(x => (double)x).ToArray(), d64);
+        p32.Precondition(g32, d32);
+        Assert.Equal(expected, d64);
+        Assert.Equal(expected.Select(x => (float)x).ToArray(), d32);
+        var sum = expected.Sum(x => x * x);
+        var got = p32.SumOfSquaredDirections<float>(g32, 0, correction);
+        Assert.True(Math.Abs(got - sum) <= length * 1.2e-16 * sum, $"Σd² {got} vs {sum}");
+    }
+
+    [Fact]
+    public void Diagonal_ZeroDenominator_GivesZeroDirection_InVectorAndTail()
+    {
+        // ε = 0 and an accumulator that is still zero: 0/0 must become 0, not NaN, wherever the element falls.
+        using var p = new DiagonalPreconditioner(37, beta2: 1.0, epsilon: 0);
+        var g = new float[37];
+        p.Update(g);
+        var d = Enumerable.Repeat(float.NaN, 37).ToArray();
+        p.Precondition(Enumerable.Repeat(1f, 37).ToArray(), d);
+        Assert.All(d, x => Assert.Equal(0f, x));
+        Assert.Equal(0.0, p.SumOfSquaredDirections<float>(Enumerable.Repeat(1f, 37).ToArray(), 0, 1.0));
+    }
+
+    /// <summary>The factors mirror their lower triangle on read, not on every update; reads after any number of updates
+    /// (and after a restore) must still see the full symmetric Σ G Gᵀ and Σ Gᵀ G of a dense reference.</summary>
+    [Fact]
+    public void Factors_ReadAfterUpdates_AreFullSymmetricSums()
+    {
+        const int m = 37;
+        const int n = 45;
+        using var factors = new KroneckerFactors<double>(m, n, beta2: 1.0);
+        var left = new double[m * m];
+        var right = new double[n * n];
+        for (var step = 0; step < 3; step++)
+        {
+            var g = SeededRandom.Gaussian(70 + step, m * n);
+            factors.Accumulate(new ShampooMkl.Memory.ReadOnlyMatrixView<double>(g, m, n));
+            left = DenseMatrix.Add(left, DenseMatrix.Multiply(g, m, n, DenseMatrix.Transpose(g, m, n), n, m));
+            right = DenseMatrix.Add(right, DenseMatrix.Multiply(DenseMatrix.Transpose(g, m, n), n, m, g, m, n));
+            if (step == 1)
+            {
+                // A read between updates, so the next update must make the lower triangle stale again.
+                Tolerance.AssertClose(left, factors.Left.Data.ToArray(), 1e-13, 1e-12, "L after 2 updates");
+            }
+        }
+
+        Tolerance.AssertClose(left, factors.Left.Data.ToArray(), 1e-13, 1e-12, "L");
+        Tolerance.AssertClose(right, factors.Right.Data.ToArray(), 1e-13, 1e-12, "R");
+    }
+
     private static double[] Slice(double[] whole, int cols, MatrixBlock block)
     {
         var part = new double[block.Rows * block.Cols];
