@@ -8,7 +8,7 @@ using ShampooMkl.Preconditioning;
 namespace ShampooMkl.Benchmarks.Suites;
 
 /// <summary>Statistics update of one N×N fp32 block: a bare syrk, the mirror of its triangle, and the whole
-/// <see cref="KroneckerFactors{T}.Accumulate"/> (two syrk and two mirrors).</summary>
+/// <see cref="KroneckerFactors{T}.Accumulate"/> (two syrk; the mirrors are deferred to the next read of the factors).</summary>
 public class FactorUpdateBenchmarks : BackendBenchmark
 {
     private AlignedArray<float> gradient = null!;
@@ -35,11 +35,11 @@ public class FactorUpdateBenchmarks : BackendBenchmark
     public void Syrk() => SymmetricRankUpdate.Update<float>(
         new MatrixView<float>(gradient.Span, N, N), false, new MatrixView<float>(factor.Span, N, N), 1f, 1f, mirrorLower: false, Blas);
 
-    /// <summary>Copies the upper triangle onto the lower one (what Accumulate does after each syrk).</summary>
+    /// <summary>Copies the upper triangle onto the lower one (what the first read of a factor after updates does).</summary>
     [Benchmark]
     public void MirrorUpper() => SymmetricRankUpdate.MirrorUpper(new MatrixView<float>(factor.Span, N, N));
 
-    /// <summary>L += G·Gᵀ and R += Gᵀ·G, both mirrored.</summary>
+    /// <summary>L += G·Gᵀ and R += Gᵀ·G, upper triangles.</summary>
     [Benchmark, Flops(nameof(AccumulateFlops), FlopPrecision.Single)]
     public void Accumulate() => factors.Accumulate(new MatrixView<float>(gradient.Span, N, N));
 
