@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 using ShampooMkl.Distributed;
+using ShampooMkl.Optim;
 
 namespace ShampooMkl.MpiHost;
 

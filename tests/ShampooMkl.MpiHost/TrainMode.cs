@@ -5,7 +5,7 @@ using ShampooMkl.Analysis.Data;
 using ShampooMkl.Analysis.Models;
 using ShampooMkl.Analysis.Training;
 using ShampooMkl.Distributed;
-using ShampooMkl.Native;
+using ShampooMkl.Linalg;
 using ShampooMkl.Optim;
 
 namespace ShampooMkl.MpiHost;
@@ -53,7 +53,7 @@ internal static class TrainMode
             throw new ArgumentException("--shards emulates ranks in one process; it cannot be combined with --distributed.");
         }
 
-        BlasLibrary.Default.SetThreads(threads);
+        BlasBackend.Default.SetThreads(threads);
         var (inputs, labels) = Data();
         var model = new Mlp([Hidden], Features, Classes, maxBatchSize: batch, seed: 7);
         var options = ShampooOptions.Shampoo with
@@ -188,7 +188,7 @@ internal static class TrainMode
         var world = args.Contains("--distributed") ? comm : null;
         var folder = Program.StringOption(args, "--checkpoint");
         var output = Program.StringOption(args, "--out");
-        BlasLibrary.Default.SetThreads(1);
+        BlasBackend.Default.SetThreads(1);
         var (inputs, labels) = Data();
         var data = new LabeledImages(inputs, labels, Features);
         var model = new Mlp([Hidden], Features, Classes, maxBatchSize: 32, seed: 7);
@@ -268,7 +268,7 @@ internal static class TrainMode
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"bench-refresh model={model} ranks={comm.Size} blocks={optimizer.Statistics.RefreshedBlocks / (iterations + 1)} " +
-                $"blasThreads={BlasLibrary.Default.MaxThreads} processors={Environment.ProcessorCount} threadedMinDim={threadedMinDim} " +
+                $"blasThreads={BlasBackend.Default.MaxThreads} processors={Environment.ProcessorCount} threadedMinDim={threadedMinDim} " +
                 $"iterations={iterations} refresh={refresh:F1}ms step={step:F1}ms load={File.ReadAllText("/proc/loadavg").Split(' ')[0]}"));
         }
 

@@ -2,7 +2,6 @@ using System.Reflection;
 using BenchmarkDotNet.Parameters;
 using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
-using ShampooMkl.Native;
 
 namespace ShampooMkl.Benchmarks.Infrastructure;
 

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using BenchmarkDotNet.Reports;
-using ShampooMkl.Native;
 
 namespace ShampooMkl.Benchmarks.Infrastructure;
 

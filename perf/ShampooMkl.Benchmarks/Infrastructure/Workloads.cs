@@ -1,6 +1,5 @@
 using ShampooMkl.Linalg;
 using ShampooMkl.Memory;
-using ShampooMkl.Native;
 
 namespace ShampooMkl.Benchmarks.Infrastructure;
 
@@ -32,7 +31,7 @@ internal static class Workloads
     /// <summary>A Shampoo-like statistic: X·Xᵀ/(2n) + δ·I with X n×2n Gaussian.</summary>
     /// <remarks>The Marchenko–Pastur spectrum of ratio ½ lies in [0.086, 2.91], so κ ≈ 34 (with δ = 10⁻³): a factor after
     /// a few dozen gradients, well conditioned enough that every root method converges, which is what a timing needs.</remarks>
-    public static double[] Statistic(int seed, int n, BlasLibrary blas, double delta = 1e-3)
+    public static double[] Statistic(int seed, int n, BlasBackend blas, double delta = 1e-3)
     {
         var k = 2 * n;
         var x = Gaussian(seed, n * k);
@@ -48,7 +47,7 @@ internal static class Workloads
     }
 
     /// <summary><paramref name="a"/> plus a tenth of another statistic: what ten more gradients do between two refreshes.</summary>
-    public static double[] Perturbed(double[] a, int seed, int n, BlasLibrary blas)
+    public static double[] Perturbed(double[] a, int seed, int n, BlasBackend blas)
     {
         var b = Statistic(seed, n, blas, delta: 0);
         var result = new double[a.Length];

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using ShampooMkl.Benchmarks.Infrastructure;
-using ShampooMkl.Native;
+using ShampooMkl.Linalg;
 using ShampooMkl.Optim;
 
 namespace ShampooMkl.Benchmarks.Peers;
@@ -95,12 +95,12 @@ internal static class PeerComparison
         var initial = PeerData.Clone(ModelWorkload.Create(model).Parameters);
         var options = ModelWorkload.SteadyStateOptions;
         var checkOptions = options with { Epsilon = CheckEpsilon };
-        var reference = TwoStepsOurs(initial, checkOptions, BlasLibrary.Load(BlasBackendKind.Mkl));
+        var reference = TwoStepsOurs(initial, checkOptions, BlasBackend.Load(BlasBackendKind.Mkl));
 
         var rows = new List<PeerRow>();
         foreach (var kind in new[] { BlasBackendKind.Mkl, BlasBackendKind.OpenBlas })
         {
-            if (!BlasLibrary.TryLoad(kind, out var lib, out _))
+            if (!BlasBackend.TryLoad(kind, out var lib, out _))
             {
                 continue;
             }
@@ -115,7 +115,7 @@ internal static class PeerComparison
         }
 
         // The library's default precision (fp64 statistics and direction) on MKL, for reference: twice the BLAS work.
-        var mkl = BlasLibrary.Load(BlasBackendKind.Mkl);
+        var mkl = BlasBackend.Load(BlasBackendKind.Mkl);
         var fp64 = options with { FactorPrecision = FactorPrecision.Double };
         var steady64 = TimeOurs(initial, fp64, mkl, warmup: big ? 1 : 5, repeats: big ? 5 : 50);
         var refresh64 = TimeOurs(initial, ModelWorkload.RefreshEveryStepOptions with { FactorPrecision = FactorPrecision.Double }, mkl, warmup: 1, repeats: big ? 3 : 10);
@@ -165,7 +165,7 @@ internal static class PeerComparison
             MathNet.Numerics.Providers.LinearAlgebra.LinearAlgebraControl.Provider.ToString() ?? "");
     }
 
-    private static float[][] TwoStepsOurs(Parameter[] initial, ShampooOptions options, BlasLibrary lib)
+    private static float[][] TwoStepsOurs(Parameter[] initial, ShampooOptions options, BlasBackend lib)
     {
         var parameters = PeerData.Clone(initial);
         using var optimizer = new Shampoo(parameters, options, lib);
@@ -174,7 +174,7 @@ internal static class PeerComparison
         return parameters.Select(p => p.Value).ToArray();
     }
 
-    private static Timing TimeOurs(Parameter[] initial, ShampooOptions options, BlasLibrary lib, int warmup, int repeats)
+    private static Timing TimeOurs(Parameter[] initial, ShampooOptions options, BlasBackend lib, int warmup, int repeats)
     {
         var parameters = PeerData.Clone(initial);
         using var optimizer = new Shampoo(parameters, options, lib);

@@ -1,14 +1,13 @@
 using ShampooMkl.Benchmarks.Infrastructure;
 using ShampooMkl.Linalg;
 using ShampooMkl.Memory;
-using ShampooMkl.Native;
 using ShampooMkl.Optim;
 using ShampooMkl.Preconditioning;
 
 namespace ShampooMkl.Benchmarks.PerfCompare;
 
 /// <summary>One timed operation of the short regression suite: a name, a set-up returning the operation, and its sample counts.</summary>
-internal sealed record PerfCase(string Name, Func<BlasLibrary, (Action Run, IDisposable Owner)> Setup, int Warmup, int Repeats)
+internal sealed record PerfCase(string Name, Func<BlasBackend, (Action Run, IDisposable Owner)> Setup, int Warmup, int Repeats)
 {
     /// <summary>The reference every case is divided by: square dgemm, n = 1024, on the same backend.</summary>
     public static PerfCase Reference { get; } = new("dgemm-1024 (reference)", lib => Gemm<double>(lib, 1024), 3, 15);
@@ -36,7 +35,7 @@ internal sealed record PerfCase(string Name, Func<BlasLibrary, (Action Run, IDis
         Newton,
     }
 
-    private static (Action, IDisposable) Gemm<T>(BlasLibrary lib, int n) where T : unmanaged
+    private static (Action, IDisposable) Gemm<T>(BlasBackend lib, int n) where T : unmanaged
     {
         var a = new AlignedArray<T>(n * n);
         var b = new AlignedArray<T>(n * n);
@@ -49,7 +48,7 @@ internal sealed record PerfCase(string Name, Func<BlasLibrary, (Action Run, IDis
             new MatrixView<T>(c.Span, n, n), one, zero, lib), new Owners(a, b, c));
     }
 
-    private static (Action, IDisposable) Syrk(BlasLibrary lib, int n)
+    private static (Action, IDisposable) Syrk(BlasBackend lib, int n)
     {
         var g = new AlignedArray<float>(n * n);
         var c = new AlignedArray<float>(n * n);
@@ -58,7 +57,7 @@ internal sealed record PerfCase(string Name, Func<BlasLibrary, (Action Run, IDis
             1f, 1f, mirrorLower: false, lib), new Owners(g, c));
     }
 
-    private static (Action, IDisposable) Accumulate(BlasLibrary lib, int n)
+    private static (Action, IDisposable) Accumulate(BlasBackend lib, int n)
     {
         var g = new AlignedArray<float>(n * n);
         Fill(g.Span, 3);
@@ -66,7 +65,7 @@ internal sealed record PerfCase(string Name, Func<BlasLibrary, (Action Run, IDis
         return (() => factors.Accumulate(new MatrixView<float>(g.Span, n, n)), new Owners(g, factors));
     }
 
-    private static (Action, IDisposable) Precondition(BlasLibrary lib, int n)
+    private static (Action, IDisposable) Precondition(BlasBackend lib, int n)
     {
         var g = Workloads.GaussianSingle(4, n * n);
         var d = new float[n * n];
@@ -76,7 +75,7 @@ internal sealed record PerfCase(string Name, Func<BlasLibrary, (Action Run, IDis
         return (() => p.Precondition(g, d), p);
     }
 
-    private static (Action, IDisposable) Root(BlasLibrary lib, int n, RootKind kind)
+    private static (Action, IDisposable) Root(BlasBackend lib, int n, RootKind kind)
     {
         var previous = Workloads.Statistic(21, n, lib);
         var current = Workloads.Perturbed(previous, 22, n, lib);
@@ -100,7 +99,7 @@ internal sealed record PerfCase(string Name, Func<BlasLibrary, (Action Run, IDis
         return (run, new Owners(result, root));
     }
 
-    private static (Action, IDisposable) Step(BlasLibrary lib, BenchModel model, bool refresh)
+    private static (Action, IDisposable) Step(BlasBackend lib, BenchModel model, bool refresh)
     {
         var options = refresh ? ModelWorkload.RefreshEveryStepOptions : ModelWorkload.SteadyStateOptions;
         var optimizer = new Shampoo(ModelWorkload.Create(model).Parameters, options, lib);

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using ShampooMkl.Benchmarks.Infrastructure;
-using ShampooMkl.Native;
+using ShampooMkl.Linalg;
 
 namespace ShampooMkl.Benchmarks.PerfCompare;
 
@@ -46,13 +46,13 @@ internal static class PerfCompareRunner
         var entries = new List<PerfEntry>();
         foreach (var kind in new[] { BlasBackendKind.Mkl, BlasBackendKind.OpenBlas })
         {
-            if (!BlasLibrary.TryLoad(kind, out var lib, out var attempts))
+            if (!BlasBackend.TryLoad(kind, out var lib, out var attempts))
             {
                 Console.WriteLine($"{kind}: not loadable, skipped ({attempts.LastOrDefault()})");
                 continue;
             }
 
-            BlasLibrary.SetDefault(kind);
+            BlasBackend.SetDefault(kind);
             Console.WriteLine($"{kind}: {lib!.Version}");
             // A baseline is what every later run is judged by, so it is the median of three passes, not one lucky or
             // unlucky pass.
@@ -170,8 +170,8 @@ internal static class PerfCompareRunner
                 continue;
             }
 
-            var lib = BlasLibrary.Load(Enum.Parse<BlasBackendKind>(e.Backend));
-            BlasLibrary.SetDefault(lib.Kind);
+            var lib = BlasBackend.Load(Enum.Parse<BlasBackendKind>(e.Backend));
+            BlasBackend.SetDefault(lib.Kind);
             var limit = CaseThreshold(b, threshold, null);
             for (var attempt = 0; attempt < Retries && (e.Normalized / b.Normalized) - 1 > limit; attempt++)
             {
@@ -207,7 +207,7 @@ internal static class PerfCompareRunner
     /// <remarks>On a shared machine the available CPU changes from second to second; a reference taken seconds away
     /// from the case (before or after the whole suite) measured a different machine. Pairing each sample with a dgemm
     /// taken just before it cancels that, and the median of the per-pair ratios drops the pairs a burst split.</remarks>
-    private static (double CaseMs, double ReferenceMs, double Normalized, int Samples, long AllocatedBytesPerRun) Measure(PerfCase perfCase, BlasLibrary lib)
+    private static (double CaseMs, double ReferenceMs, double Normalized, int Samples, long AllocatedBytesPerRun) Measure(PerfCase perfCase, BlasBackend lib)
     {
         var (reference, referenceOwner) = PerfCase.Reference.Setup(lib);
         var (run, owner) = perfCase.Setup(lib);

@@ -1,5 +1,5 @@
 using BenchmarkDotNet.Attributes;
-using ShampooMkl.Native;
+using ShampooMkl.Linalg;
 
 namespace ShampooMkl.Benchmarks.Suites;
 
@@ -11,12 +11,12 @@ public abstract class BackendBenchmark
     public BlasBackendKind Backend { get; set; }
 
     /// <summary>The loaded backend.</summary>
-    protected BlasLibrary Blas { get; private set; } = null!;
+    protected BlasBackend Blas { get; private set; } = null!;
 
     /// <summary>Loads the backend and makes it the process default (models and setup code use the default).</summary>
     protected void LoadBackend()
     {
-        Blas = BlasLibrary.Load(Backend);
-        BlasLibrary.SetDefault(Backend);
+        Blas = BlasBackend.Load(Backend);
+        BlasBackend.SetDefault(Backend);
     }
 }

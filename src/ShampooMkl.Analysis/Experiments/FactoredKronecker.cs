@@ -1,7 +1,6 @@
 using System.Numerics.Tensors;
 using ShampooMkl.Linalg;
 using ShampooMkl.Memory;
-using ShampooMkl.Native;
 
 namespace ShampooMkl.Analysis.Experiments;
 
@@ -22,19 +21,19 @@ public static class FactoredKronecker
     private const int GramBlockElements = 1 << 22;
 
     /// <summary>‖H‖_F = √(Σₖₗ wₖwₗ⟨Gₖ, Gₗ⟩²), split into rank-one/rank-one, rank-one/dense and dense/dense pairs.</summary>
-    public static double HNorm(FactoredGradientSample sample, BlasLibrary? blas = null)
+    public static double HNorm(FactoredGradientSample sample, BlasBackend? blas = null)
     {
         ArgumentNullException.ThrowIfNull(sample);
-        var lib = blas ?? BlasLibrary.Default;
+        var lib = blas ?? BlasBackend.Default;
         var squared = RankOneSquaredNorm(sample, lib) + (2 * CrossSquaredNorm(sample, lib)) + DenseSquaredNorm(sample, lib);
         return Math.Sqrt(Math.Max(squared, 0));
     }
 
     /// <summary>L = Σ wₖ ‖aₖ‖² δₖδₖᵀ + Σ wⱼ DⱼDⱼᵀ and R = Σ wₖ ‖δₖ‖² aₖaₖᵀ + Σ wⱼ DⱼᵀDⱼ, as the library's statistics (so Shampoo² and Shampoo follow).</summary>
-    public static ShampooStatistics Statistics(FactoredGradientSample sample, BlasLibrary? blas = null)
+    public static ShampooStatistics Statistics(FactoredGradientSample sample, BlasBackend? blas = null)
     {
         ArgumentNullException.ThrowIfNull(sample);
-        var lib = blas ?? BlasLibrary.Default;
+        var lib = blas ?? BlasBackend.Default;
         int m = sample.Rows, n = sample.Cols;
         var inputNorms = RowSquaredNorms(sample.Inputs, sample.Examples, n);
         var deltaNorms = RowSquaredNorms(sample.Deltas, sample.Count, m);
@@ -66,25 +65,25 @@ public static class FactoredKronecker
 
     /// <summary>⟨H, A⊗B⟩_F = Σ wₖ (δₖᵀAδₖ)(aₖᵀBaₖ) + Σ wⱼ ⟨A Dⱼ, Dⱼ B⟩.</summary>
     /// <exception cref="ArgumentException">The pair's shape differs from the sample's.</exception>
-    public static double InnerProduct(FactoredGradientSample sample, KroneckerPair approximation, BlasLibrary? blas = null)
+    public static double InnerProduct(FactoredGradientSample sample, KroneckerPair approximation, BlasBackend? blas = null)
     {
         ArgumentNullException.ThrowIfNull(sample);
         ArgumentNullException.ThrowIfNull(approximation);
         CheckShape(sample, approximation);
-        var lib = blas ?? BlasLibrary.Default;
+        var lib = blas ?? BlasBackend.Default;
         var deltaForms = QuadraticForms(sample.Deltas, sample.Count, sample.Rows, approximation.A, lib);
         var inputForms = QuadraticForms(sample.Inputs, sample.Examples, sample.Cols, approximation.B, lib);
         return RankOneInner(sample, deltaForms, inputForms) + DensePass(sample, approximation.A, approximation.B, null, null, lib);
     }
 
     /// <summary>cos(H, A⊗B) = ⟨H, A⊗B⟩ / (‖H‖_F ‖A‖_F ‖B‖_F), given ‖H‖_F from <see cref="HNorm"/>.</summary>
-    public static double Cosine(FactoredGradientSample sample, KroneckerPair approximation, double hNorm, BlasLibrary? blas = null) =>
+    public static double Cosine(FactoredGradientSample sample, KroneckerPair approximation, double hNorm, BlasBackend? blas = null) =>
         KroneckerSimilarity.Cosine(InnerProduct(sample, approximation, blas), hNorm, approximation);
 
     /// <summary>argmin ‖H − A⊗B‖_F by the library's power iteration (same start, update, normalisation and stopping rule).</summary>
     /// <exception cref="ArgumentException">Options out of range or a start pair of the wrong shape.</exception>
     /// <exception cref="InvalidOperationException">H is zero or annihilates an iterate.</exception>
-    public static OptimalKroneckerResult Optimal(FactoredGradientSample sample, PowerIterationOptions? options = null, BlasLibrary? blas = null)
+    public static OptimalKroneckerResult Optimal(FactoredGradientSample sample, PowerIterationOptions? options = null, BlasBackend? blas = null)
     {
         ArgumentNullException.ThrowIfNull(sample);
         options ??= new PowerIterationOptions();
@@ -94,7 +93,7 @@ public static class FactoredKronecker
             throw new ArgumentOutOfRangeException(nameof(options), options.Tolerance, "The tolerance must be non-negative.");
         }
 
-        var lib = blas ?? BlasLibrary.Default;
+        var lib = blas ?? BlasBackend.Default;
         int m = sample.Rows, n = sample.Cols;
         double[] a, b;
         if (options.Start is { } start)
@@ -160,7 +159,7 @@ public static class FactoredKronecker
     }
 
     /// <summary>Σₖₗ wₖwₗ (δₖᵀδₗ)² (aₖᵀaₗ)² over the rank-one gradients, by row blocks of the δ Gram's upper triangle.</summary>
-    private static double RankOneSquaredNorm(FactoredGradientSample sample, BlasLibrary lib)
+    private static double RankOneSquaredNorm(FactoredGradientSample sample, BlasBackend lib)
     {
         int count = sample.Count, m = sample.Rows, examples = sample.Examples;
         if (count == 0)
@@ -212,7 +211,7 @@ public static class FactoredKronecker
     }
 
     /// <summary>Σₖ Σⱼ wₖwⱼ (δₖᵀ Dⱼ aₖ)²: per dense gradient one gemm X·Dⱼᵀ (E×m), then row dots with the δ's.</summary>
-    private static double CrossSquaredNorm(FactoredGradientSample sample, BlasLibrary lib)
+    private static double CrossSquaredNorm(FactoredGradientSample sample, BlasBackend lib)
     {
         if (sample.Count == 0 || sample.DenseCount == 0)
         {
@@ -240,7 +239,7 @@ public static class FactoredKronecker
     }
 
     /// <summary>Σᵢⱼ wᵢwⱼ⟨Dᵢ, Dⱼ⟩² from the D×D Gram of the dense stack.</summary>
-    private static double DenseSquaredNorm(FactoredGradientSample sample, BlasLibrary lib)
+    private static double DenseSquaredNorm(FactoredGradientSample sample, BlasBackend lib)
     {
         var count = sample.DenseCount;
         if (count == 0)
@@ -266,7 +265,7 @@ public static class FactoredKronecker
 
     /// <summary>The dense gradients' share of one pass: returns Σ wⱼ⟨A Dⱼ, Dⱼ B⟩ and, when targets are given, adds
     /// Σ wⱼ Dⱼ B Dⱼᵀ to <paramref name="nextA"/> and Σ wⱼ Dⱼᵀ A Dⱼ to <paramref name="nextB"/>.</summary>
-    private static double DensePass(FactoredGradientSample sample, double[] a, double[] b, double[]? nextA, double[]? nextB, BlasLibrary lib,
+    private static double DensePass(FactoredGradientSample sample, double[] a, double[] b, double[]? nextA, double[]? nextB, BlasBackend lib,
         (double[] Right, double[] Left)? scratch = null)
     {
         var count = sample.DenseCount;
@@ -312,7 +311,7 @@ public static class FactoredKronecker
 
     /// <summary>result ← Xᵀ diag(c) X (d×d): one syrk on rows scaled by √cᵢ when every cᵢ ≥ 0 (always, for PSD iterates),
     /// otherwise one gemm (a start pair need not be PSD). <paramref name="scratch"/> holds at least count·d values.</summary>
-    private static void WeightedGram(ReadOnlySpan<double> rows, int count, int d, ReadOnlySpan<double> coefficients, double[] result, BlasLibrary blas, double[]? scratch = null)
+    private static void WeightedGram(ReadOnlySpan<double> rows, int count, int d, ReadOnlySpan<double> coefficients, double[] result, BlasBackend blas, double[]? scratch = null)
     {
         if (count == 0)
         {
@@ -346,7 +345,7 @@ public static class FactoredKronecker
     }
 
     /// <summary>xᵢᵀ M xᵢ for every row: one gemm X·M, then row dot products. <paramref name="scratch"/> holds at least count·d values.</summary>
-    private static double[] QuadraticForms(ReadOnlySpan<double> rows, int count, int d, double[] matrix, BlasLibrary blas, double[]? scratch = null)
+    private static double[] QuadraticForms(ReadOnlySpan<double> rows, int count, int d, double[] matrix, BlasBackend blas, double[]? scratch = null)
     {
         var forms = new double[count];
         if (count == 0)

@@ -3,7 +3,6 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using ShampooMkl.Analysis.Data;
 using ShampooMkl.Linalg;
-using ShampooMkl.Native;
 
 namespace ShampooMkl.Analysis.Experiments;
 
@@ -59,7 +58,7 @@ public static class GradientFileAnalysis
     /// <param name="blas">Backend, or the default.</param>
     /// <exception cref="InvalidDataException">A file is not a valid .npy of the right shape, or a weight or gradient value is invalid.</exception>
     /// <exception cref="IOException">A file cannot be read.</exception>
-    public static GradientFileMetrics Analyze(string gradientsPath, string? weightsPath, PowerIterationOptions? options = null, BlasLibrary? blas = null)
+    public static GradientFileMetrics Analyze(string gradientsPath, string? weightsPath, PowerIterationOptions? options = null, BlasBackend? blas = null)
     {
         var gradients = NpyGradientFile.Read(gradientsPath);
         if (gradients.Shape.Length != 3 || gradients.Shape.Any(d => d == 0))
@@ -97,7 +96,7 @@ public static class GradientFileAnalysis
     }
 
     /// <summary>Analyses a sample already in memory.</summary>
-    public static GradientFileMetrics Analyze<T>(GradientSample<T> sample, string dtype = "<f8", PowerIterationOptions? options = null, BlasLibrary? blas = null)
+    public static GradientFileMetrics Analyze<T>(GradientSample<T> sample, string dtype = "<f8", PowerIterationOptions? options = null, BlasBackend? blas = null)
         where T : unmanaged
     {
         ArgumentNullException.ThrowIfNull(sample);

@@ -2,7 +2,6 @@ using System.Numerics.Tensors;
 using ShampooMkl.Analysis.Models;
 using ShampooMkl.Linalg;
 using ShampooMkl.Memory;
-using ShampooMkl.Native;
 
 namespace ShampooMkl.Analysis.Experiments;
 
@@ -175,7 +174,7 @@ public sealed class HessianEstimates
     /// </remarks>
     /// <exception cref="ArgumentException">Mode Exact (a class-weighted sample has no batches), or the dense sample would be too large.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchSize"/> is below 1.</exception>
-    public FactoredGradientSample Batched(LabelMode mode, int batchSize, BlasLibrary? blas = null)
+    public FactoredGradientSample Batched(LabelMode mode, int batchSize, BlasBackend? blas = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         RejectExact(mode);
@@ -195,7 +194,7 @@ public sealed class HessianEstimates
     /// </remarks>
     /// <exception cref="ArgumentException">Mode Exact.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchSize"/> is below 1.</exception>
-    public FactoredGradientSample ExpectedBatched(LabelMode mode, int batchSize, BlasLibrary? blas = null)
+    public FactoredGradientSample ExpectedBatched(LabelMode mode, int batchSize, BlasBackend? blas = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         RejectExact(mode);
@@ -212,7 +211,7 @@ public sealed class HessianEstimates
     }
 
     /// <summary>K-FAC's E[δδᵀ] ⊗ E[aaᵀ] under the same labels and weights as <see cref="PerExample"/>.</summary>
-    public KroneckerPair KFac(LabelMode mode, BlasLibrary? blas = null)
+    public KroneckerPair KFac(LabelMode mode, BlasBackend? blas = null)
     {
         if (mode != LabelMode.Exact)
         {
@@ -235,7 +234,7 @@ public sealed class HessianEstimates
     }
 
     /// <summary>The batch-gradient sample of <see cref="Batched"/> from raw factors (δ: count×m, a: count×n).</summary>
-    internal static FactoredGradientSample BatchSample(ReadOnlySpan<float> deltas, ReadOnlySpan<float> inputs, int count, int rows, int cols, int batchSize, BlasLibrary? blas)
+    internal static FactoredGradientSample BatchSample(ReadOnlySpan<float> deltas, ReadOnlySpan<float> inputs, int count, int rows, int cols, int batchSize, BlasBackend? blas)
     {
         var batches = (count + batchSize - 1) / batchSize;
         var size = rows * cols;

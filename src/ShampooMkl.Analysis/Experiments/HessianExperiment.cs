@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using ShampooMkl.Linalg;
-using ShampooMkl.Native;
 
 namespace ShampooMkl.Analysis.Experiments;
 
@@ -51,7 +50,7 @@ public static class HessianExperiment
     /// <param name="powerIteration">Options of every optimal-Kronecker computation.</param>
     /// <param name="step">Recorded in the result.</param>
     /// <param name="blas">Backend, or the default.</param>
-    public static HessianMeasurement Measure(HessianEstimates estimates, int batchSize, PowerIterationOptions powerIteration, int step = 0, BlasLibrary? blas = null)
+    public static HessianMeasurement Measure(HessianEstimates estimates, int batchSize, PowerIterationOptions powerIteration, int step = 0, BlasBackend? blas = null)
     {
         ArgumentNullException.ThrowIfNull(estimates);
         ArgumentNullException.ThrowIfNull(powerIteration);
@@ -100,7 +99,7 @@ public static class HessianExperiment
     }
 
     private static (Dictionary<ApproximationKind, KroneckerPair> Pairs, PowerIterationInfo Info) Approximate(
-        HessianEstimates estimates, EstimateSource source, int batchSize, PowerIterationOptions options, Func<FactoredGradientSample, double> normOf, BlasLibrary? blas)
+        HessianEstimates estimates, EstimateSource source, int batchSize, PowerIterationOptions options, Func<FactoredGradientSample, double> normOf, BlasBackend? blas)
     {
         var sample = source.Gradients switch
         {

@@ -3,7 +3,6 @@ using ShampooMkl.Analysis.Data;
 using ShampooMkl.Analysis.Models;
 using ShampooMkl.Analysis.Training;
 using ShampooMkl.Linalg;
-using ShampooMkl.Native;
 
 namespace ShampooMkl.Analysis.Experiments;
 
@@ -291,7 +290,7 @@ public static class HessianTracking
         // A finished run's report must not fail because the backend description does.
         try
         {
-            var blas = BlasLibrary.Default;
+            var blas = BlasBackend.Default;
             return ($"{blas.Kind} {blas.Version}", blas.MaxThreads);
         }
         catch (NativeLoadException)

@@ -1,5 +1,4 @@
 using System.Globalization;
-using ShampooMkl.Distributed;
 using ShampooMkl.Optim;
 
 namespace ShampooMkl.Analysis.Training;

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using ShampooMkl.Analysis.Data;
 using ShampooMkl.Analysis.Models;
 using ShampooMkl.Distributed;
-using ShampooMkl.Native;
+using ShampooMkl.Linalg;
 using ShampooMkl.Optim;
 
 namespace ShampooMkl.Analysis.Training;
@@ -242,7 +242,7 @@ public sealed class Trainer
         // Reporting must never fail a finished run, and an optimizer that never touched BLAS may run where none loads.
         try
         {
-            var blas = BlasLibrary.Default;
+            var blas = BlasBackend.Default;
             return ($"{blas.Kind} {blas.Version}", blas.MaxThreads);
         }
         catch (NativeLoadException)

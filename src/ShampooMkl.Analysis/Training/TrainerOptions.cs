@@ -1,4 +1,5 @@
 using ShampooMkl.Distributed;
+using ShampooMkl.Optim;
 
 namespace ShampooMkl.Analysis.Training;
 

@@ -1,5 +1,5 @@
 using ShampooMkl.Analysis.Data;
-using ShampooMkl.Distributed;
+using ShampooMkl.Optim;
 
 namespace ShampooMkl.Analysis.Training;
 

@@ -4,7 +4,6 @@ using System.Globalization;
 using ShampooMkl.Analysis.Training;
 using ShampooMkl.Cli.Diagnostics;
 using ShampooMkl.Cli.Reporting;
-using ShampooMkl.Native;
 using Spectre.Console;
 
 namespace ShampooMkl.Cli.Commands;

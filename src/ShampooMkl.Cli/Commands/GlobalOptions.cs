@@ -1,6 +1,6 @@
 using System.CommandLine;
 using ShampooMkl.Cli.Diagnostics;
-using ShampooMkl.Native;
+using ShampooMkl.Linalg;
 using Spectre.Console;
 
 namespace ShampooMkl.Cli.Commands;
@@ -19,7 +19,7 @@ internal static class GlobalOptions
             // Reuse the library's parser so the flag and the environment variable accept exactly the same words.
             try
             {
-                return BlasLibrary.ParseKind(result.Tokens[^1].Value);
+                return BlasBackend.ParseKind(result.Tokens[^1].Value);
             }
             catch (ArgumentException e)
             {
@@ -39,7 +39,7 @@ internal static class GlobalOptions
         {
             try
             {
-                BlasLibrary.SetDefault(kind);
+                BlasBackend.SetDefault(kind);
             }
             catch (NativeLoadException e)
             {

@@ -4,7 +4,8 @@ using ShampooMkl.Analysis.Data;
 using ShampooMkl.Analysis.Training;
 using ShampooMkl.Cli.Reporting;
 using ShampooMkl.Distributed;
-using ShampooMkl.Native;
+using ShampooMkl.Linalg;
+using ShampooMkl.Optim;
 using Spectre.Console;
 
 namespace ShampooMkl.Cli.Commands;
@@ -208,7 +209,7 @@ internal static class TrainCommand
 
         try
         {
-            BlasLibrary.Default.SetThreads(n);
+            BlasBackend.Default.SetThreads(n);
             return true;
         }
         catch (NativeLoadException e)

@@ -4,7 +4,6 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using ShampooMkl.Linalg;
 using ShampooMkl.Memory;
-using ShampooMkl.Native;
 
 namespace ShampooMkl.Cli.Diagnostics;
 
@@ -89,7 +88,7 @@ public static class NativeDiagnostics
         CpuModel(),
         Environment.ProcessorCount,
         $"{RuntimeInformation.FrameworkDescription} ({RuntimeInformation.ProcessArchitecture})",
-        Environment.GetEnvironmentVariable(NativeLibraryCandidates.MklThreadingVariable) ?? "(unset: intel)");
+        Environment.GetEnvironmentVariable(BlasBackend.MklThreadingVariable) ?? "(unset: intel)");
 
     private static string CpuModel()
     {
@@ -121,10 +120,10 @@ public static class NativeDiagnostics
     {
         var name = kind == BlasBackendKind.Mkl ? "MKL" : "OpenBLAS";
         IReadOnlyList<string> attempts;
-        BlasLibrary? lib;
+        BlasBackend? lib;
         try
         {
-            BlasLibrary.TryLoad(kind, out lib, out attempts);
+            BlasBackend.TryLoad(kind, out lib, out attempts);
         }
         catch (ArgumentException e)
         {
@@ -137,7 +136,7 @@ public static class NativeDiagnostics
             return new BackendReport(name, false, attempts, null, null, null, null, [], [], []);
         }
 
-        var symbols = BlasLibrary.RequiredSymbols.Concat(BlasLibrary.ServiceSymbols(kind))
+        var symbols = BlasBackend.RequiredSymbols.Concat(BlasBackend.ServiceSymbols(kind))
             .Select(s => new SymbolCheck(s, lib.HasSymbol(s)))
             .ToList();
         var smoke = new List<SmokeCheck>
@@ -160,7 +159,7 @@ public static class NativeDiagnostics
     /// <summary>The file the loader actually mapped for a bare name like <c>libmkl_rt.so</c> (through symlinks and
     /// alternatives), so a user can see which installed copy is in use; found as the mapping that contains the
     /// address of <c>cblas_dgemm</c>. Falls back to the name when /proc is unavailable.</summary>
-    private static string ResolvedPath(BlasLibrary lib)
+    private static string ResolvedPath(BlasBackend lib)
     {
         if (!OperatingSystem.IsLinux() || !NativeLibrary.TryGetExport(lib.Handle, "cblas_dgemm", out var symbol))
         {
@@ -216,15 +215,15 @@ public static class NativeDiagnostics
 
     private static DefaultBackendInfo DescribeDefault(DoctorOptions options)
     {
-        var variable = Environment.GetEnvironmentVariable(NativeLibraryCandidates.BackendVariable);
+        var variable = Environment.GetEnvironmentVariable(BlasBackend.BackendVariable);
         var reason = options.BlasOverride is { } forced
             ? $"--blas {forced.ToString().ToLowerInvariant()}"
             : string.IsNullOrWhiteSpace(variable)
-                ? $"{NativeLibraryCandidates.BackendVariable} unset: MKL first, then OpenBLAS"
-                : $"{NativeLibraryCandidates.BackendVariable}={variable}";
+                ? $"{BlasBackend.BackendVariable} unset: MKL first, then OpenBLAS"
+                : $"{BlasBackend.BackendVariable}={variable}";
         try
         {
-            var lib = BlasLibrary.Default;
+            var lib = BlasBackend.Default;
             return new DefaultBackendInfo(lib.Kind == BlasBackendKind.Mkl ? "MKL" : "OpenBLAS", reason, null);
         }
         catch (Exception e) when (e is NativeLoadException or ArgumentException)
@@ -296,7 +295,7 @@ public static class NativeDiagnostics
         return values;
     }
 
-    private static double InverseRootResidual(BlasLibrary lib)
+    private static double InverseRootResidual(BlasBackend lib)
     {
         const int n = SmokeOrder;
         var a = RandomSpd(n, new Random(Seed));
@@ -325,7 +324,7 @@ public static class NativeDiagnostics
         return worst;
     }
 
-    private static double GemmError(BlasLibrary lib)
+    private static double GemmError(BlasBackend lib)
     {
         const int m = 37, k = 53, n = 29;
         var random = new Random(Seed + 1);
@@ -337,7 +336,7 @@ public static class NativeDiagnostics
         return RelativeError(c, ManagedProduct(a, m, k, b, n), ManagedAbsProduct(a, m, k, b, n));
     }
 
-    private static double SyrkError(BlasLibrary lib)
+    private static double SyrkError(BlasBackend lib)
     {
         const int n = 41, k = 23;
         var random = new Random(Seed + 2);
@@ -348,7 +347,7 @@ public static class NativeDiagnostics
         return RelativeError(c, ManagedProduct(a, n, k, at, n), ManagedAbsProduct(a, n, k, at, n));
     }
 
-    private static double EigenResidual(BlasLibrary lib)
+    private static double EigenResidual(BlasBackend lib)
     {
         const int n = SmokeOrder;
         var a = RandomSpd(n, new Random(Seed + 3));
@@ -444,7 +443,7 @@ public static class NativeDiagnostics
         return t;
     }
 
-    private static GemmBenchmark BenchmarkGemm<T>(string routine, BlasLibrary lib, int n, int repetitions)
+    private static GemmBenchmark BenchmarkGemm<T>(string routine, BlasBackend lib, int n, int repetitions)
         where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
         using var a = new AlignedArray<T>(n * n);

@@ -1,3 +1,5 @@
+using ShampooMkl.Optim;
+
 namespace ShampooMkl.Distributed;
 
 /// <summary>Chooses the communicator for the current process: MPI under mpirun, a single process otherwise.</summary>

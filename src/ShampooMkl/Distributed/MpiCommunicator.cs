@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using ShampooMkl.Native;
+using ShampooMkl.Optim;
 
 namespace ShampooMkl.Distributed;
 

@@ -1,5 +1,3 @@
-using ShampooMkl.Native;
-
 namespace ShampooMkl.Linalg;
 
 /// <summary>Argument checks and type dispatch shared by the BLAS/LAPACK wrappers.</summary>
@@ -14,7 +12,7 @@ internal static class BlasGuard
         }
     }
 
-    public static BlasLibrary Resolve(BlasLibrary? blas) => blas ?? BlasLibrary.Default;
+    public static BlasBackend Resolve(BlasBackend? blas) => blas ?? BlasBackend.Default;
 
     public static void NoOverlap<T>(ReadOnlySpan<T> input, Span<T> output, string inputName, string outputName)
     {

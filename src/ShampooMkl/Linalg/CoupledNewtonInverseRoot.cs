@@ -1,7 +1,6 @@
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using ShampooMkl.Memory;
-using ShampooMkl.Native;
 
 namespace ShampooMkl.Linalg;
 
@@ -54,7 +53,7 @@ public sealed class CoupledNewtonInverseRoot
     /// <summary>The iteration cap used when none is given (about κ = 10³⁰ at p = 4: beyond it no ε makes sense).</summary>
     public const int DefaultMaxIterations = 100;
 
-    private readonly BlasLibrary blas;
+    private readonly BlasBackend blas;
     private readonly BufferPool pool;
 
     /// <summary>Prepares roots of n×n matrices.</summary>
@@ -65,7 +64,7 @@ public sealed class CoupledNewtonInverseRoot
     /// <param name="pool">Scratch pool, or the shared one.</param>
     /// <exception cref="ArgumentOutOfRangeException">An argument is out of range.</exception>
     public CoupledNewtonInverseRoot(int order, double tolerance = DefaultTolerance, int maxIterations = DefaultMaxIterations,
-        BlasLibrary? blas = null, BufferPool? pool = null)
+        BlasBackend? blas = null, BufferPool? pool = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(order, 1);
         if (!(tolerance > 0) || double.IsInfinity(tolerance))

@@ -1,6 +1,5 @@
 using System.Numerics.Tensors;
 using ShampooMkl.Memory;
-using ShampooMkl.Native;
 
 namespace ShampooMkl.Linalg;
 
@@ -41,7 +40,7 @@ public enum InverseRootMethod
 /// </remarks>
 public sealed class InverseRoot : IDisposable
 {
-    private readonly BlasLibrary blas;
+    private readonly BlasBackend blas;
     private readonly BufferPool pool;
     private readonly SymmetricEigen<double> eigen;
     private QrFactorization<double>? qr;
@@ -49,7 +48,7 @@ public sealed class InverseRoot : IDisposable
     private readonly AlignedArray<double> eigenvalues;
 
     /// <summary>Prepares roots of n×n matrices.</summary>
-    public InverseRoot(int order, BlasLibrary? blas = null, BufferPool? pool = null)
+    public InverseRoot(int order, BlasBackend? blas = null, BufferPool? pool = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(order, 1);
         Order = order;

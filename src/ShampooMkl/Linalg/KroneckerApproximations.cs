@@ -1,7 +1,6 @@
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using ShampooMkl.Memory;
-using ShampooMkl.Native;
 
 namespace ShampooMkl.Linalg;
 
@@ -38,10 +37,10 @@ public sealed class ShampooStatistics
 public static class KroneckerApproximations
 {
     /// <summary>L and R of the sample in one pass: two fp64 syrk calls per chunk on the √w-scaled gradients.</summary>
-    public static ShampooStatistics ComputeStatistics<T>(GradientSample<T> sample, BlasLibrary? blas = null) where T : unmanaged =>
+    public static ShampooStatistics ComputeStatistics<T>(GradientSample<T> sample, BlasBackend? blas = null) where T : unmanaged =>
         ComputeStatistics(sample, blas, chunkExamples: 0);
 
-    internal static ShampooStatistics ComputeStatistics<T>(GradientSample<T> sample, BlasLibrary? blas, int chunkExamples)
+    internal static ShampooStatistics ComputeStatistics<T>(GradientSample<T> sample, BlasBackend? blas, int chunkExamples)
         where T : unmanaged
     {
         ArgumentNullException.ThrowIfNull(sample);
@@ -86,7 +85,7 @@ public static class KroneckerApproximations
     }
 
     /// <summary>Shampoo (Gupta et al. 2018): L^{1/2} ⊗ R^{1/2}, square roots by eigendecomposition with eigenvalues clamped at zero.</summary>
-    public static KroneckerPair Shampoo(ShampooStatistics statistics, BlasLibrary? blas = null)
+    public static KroneckerPair Shampoo(ShampooStatistics statistics, BlasBackend? blas = null)
     {
         ArgumentNullException.ThrowIfNull(statistics);
         var a = MatrixPower.Compute(statistics.L, statistics.Rows, 0.5, blas: blas);
@@ -101,7 +100,7 @@ public static class KroneckerApproximations
     /// <param name="blas">Backend, or the default.</param>
     /// <exception cref="ArgumentException">Row counts or weight count differ, or a weight is invalid.</exception>
     public static KroneckerPair KFac<T>(ReadOnlyMatrixView<T> outputGradients, ReadOnlyMatrixView<T> inputs,
-        ReadOnlySpan<double> weights = default, BlasLibrary? blas = null)
+        ReadOnlySpan<double> weights = default, BlasBackend? blas = null)
         where T : unmanaged
     {
         BlasGuard.EnsureSupported<T>();
@@ -119,7 +118,7 @@ public static class KroneckerApproximations
     }
 
     // Σ wᵢ xᵢxᵢᵀ = Xᵀ diag(w) X as one fp64 syrk on the rows scaled by √wᵢ.
-    private static double[] WeightedSecondMoment<T>(ReadOnlyMatrixView<T> x, double[] w, BlasLibrary blas) where T : unmanaged
+    private static double[] WeightedSecondMoment<T>(ReadOnlyMatrixView<T> x, double[] w, BlasBackend blas) where T : unmanaged
     {
         int count = x.Rows, d = x.Cols;
         var scaled = new double[count * d];

@@ -1,14 +1,13 @@
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using ShampooMkl.Memory;
-using ShampooMkl.Native;
 
 namespace ShampooMkl.Linalg;
 
 /// <summary>The paper's quality metrics of a Kronecker approximation Ĥ = A⊗B of H = Σ wᵢ gᵢgᵢᵀ, computed from the gradients without forming H.</summary>
 /// <remarks>
 /// ‖H‖_F² = Σᵢⱼ wᵢwⱼ⟨Gᵢ, Gⱼ⟩² needs the N×N Gram matrix of the stacked gradients, the one expensive metric
-/// (N²·m·n flops), so it is computed once per sample by <see cref="ComputeHNorm{T}(GradientSample{T}, BlasLibrary?)"/> and passed to the per-approximation
+/// (N²·m·n flops), so it is computed once per sample by <see cref="ComputeHNorm{T}(GradientSample{T}, BlasBackend?)"/> and passed to the per-approximation
 /// metrics. ⟨H, A⊗B⟩ = Σ wᵢ tr(Gᵢᵀ A Gᵢ B) costs 2·N·m·n·(m + n) flops; ‖A⊗B‖_F = ‖A‖_F‖B‖_F is free.
 /// The Gram entries must be fp64 sums: an inner product of two random gradients is about ‖Gᵢ‖‖Gⱼ‖/√(mn), while an
 /// fp32 dot of length m·n errs by about √(mn)·2⁻²⁴‖Gᵢ‖‖Gⱼ‖, which for a 256×784 layer is a percent of the entry.
@@ -17,10 +16,10 @@ namespace ShampooMkl.Linalg;
 public static class KroneckerSimilarity
 {
     /// <summary>‖H‖_F with H = Σ wᵢ gᵢgᵢᵀ, via the Gram matrix of the gradients (one blocked fp64 syrk; N×N doubles of memory).</summary>
-    public static double ComputeHNorm<T>(GradientSample<T> sample, BlasLibrary? blas = null) where T : unmanaged =>
+    public static double ComputeHNorm<T>(GradientSample<T> sample, BlasBackend? blas = null) where T : unmanaged =>
         ComputeHNorm(sample, blas, chunkColumns: 0);
 
-    internal static double ComputeHNorm<T>(GradientSample<T> sample, BlasLibrary? blas, int chunkColumns) where T : unmanaged
+    internal static double ComputeHNorm<T>(GradientSample<T> sample, BlasBackend? blas, int chunkColumns) where T : unmanaged
     {
         ArgumentNullException.ThrowIfNull(sample);
         var lib = BlasGuard.Resolve(blas);
@@ -71,10 +70,10 @@ public static class KroneckerSimilarity
 
     /// <summary>⟨H, A⊗B⟩_F = Σ wᵢ tr(Gᵢᵀ A Gᵢ Bᵀ), batched through gemm.</summary>
     /// <exception cref="ArgumentException">The pair's shape differs from the sample's.</exception>
-    public static double InnerProduct<T>(GradientSample<T> sample, KroneckerPair approximation, BlasLibrary? blas = null) where T : unmanaged =>
+    public static double InnerProduct<T>(GradientSample<T> sample, KroneckerPair approximation, BlasBackend? blas = null) where T : unmanaged =>
         InnerProduct(sample, approximation, blas, chunkExamples: 0);
 
-    internal static double InnerProduct<T>(GradientSample<T> sample, KroneckerPair approximation, BlasLibrary? blas, int chunkExamples)
+    internal static double InnerProduct<T>(GradientSample<T> sample, KroneckerPair approximation, BlasBackend? blas, int chunkExamples)
         where T : unmanaged
     {
         ArgumentNullException.ThrowIfNull(sample);
@@ -88,7 +87,7 @@ public static class KroneckerSimilarity
     }
 
     /// <summary>cos(H, A⊗B) = ⟨H, A⊗B⟩ / (‖H‖_F ‖A‖_F ‖B‖_F): one pass over the sample, given ‖H‖_F.</summary>
-    public static double Cosine<T>(GradientSample<T> sample, KroneckerPair approximation, double hNorm, BlasLibrary? blas = null)
+    public static double Cosine<T>(GradientSample<T> sample, KroneckerPair approximation, double hNorm, BlasBackend? blas = null)
         where T : unmanaged =>
         Cosine(InnerProduct(sample, approximation, blas), hNorm, approximation);
 

@@ -1,6 +1,5 @@
 using System.Numerics.Tensors;
 using ShampooMkl.Memory;
-using ShampooMkl.Native;
 
 namespace ShampooMkl.Linalg;
 
@@ -24,7 +23,7 @@ public static class MatrixPower
     /// <exception cref="InvalidOperationException">LAPACK failed, the input was not finite, or the power is not finite
     /// (a zero eigenvalue with s &lt; 0 and ε = 0).</exception>
     public static void Compute(ReadOnlyMatrixView<double> matrix, double exponent, MatrixView<double> result,
-        double epsilon = 0, BlasLibrary? blas = null, BufferPool? pool = null)
+        double epsilon = 0, BlasBackend? blas = null, BufferPool? pool = null)
     {
         var n = matrix.Rows;
         if (matrix.Cols != n || result.Rows != n || result.Cols != n || n < 1)
@@ -88,7 +87,7 @@ public static class MatrixPower
     }
 
     /// <summary>Convenience overload on a dense row-major n×n array; returns a new array.</summary>
-    public static double[] Compute(double[] matrix, int order, double exponent, double epsilon = 0, BlasLibrary? blas = null)
+    public static double[] Compute(double[] matrix, int order, double exponent, double epsilon = 0, BlasBackend? blas = null)
     {
         ArgumentNullException.ThrowIfNull(matrix);
         var result = new double[order * order];

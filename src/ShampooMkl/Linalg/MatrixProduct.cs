@@ -12,7 +12,7 @@ public static unsafe class MatrixProduct
     public static void Multiply<T>(
         ReadOnlyMatrixView<T> a, bool transposeA,
         ReadOnlyMatrixView<T> b, bool transposeB,
-        MatrixView<T> c, T alpha, T beta, BlasLibrary? blas = null)
+        MatrixView<T> c, T alpha, T beta, BlasBackend? blas = null)
         where T : unmanaged
     {
         BlasGuard.EnsureSupported<T>();

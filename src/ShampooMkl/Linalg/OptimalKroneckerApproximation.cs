@@ -1,6 +1,5 @@
 using System.Numerics.Tensors;
 using ShampooMkl.Memory;
-using ShampooMkl.Native;
 
 namespace ShampooMkl.Linalg;
 
@@ -25,7 +24,7 @@ public sealed record PowerIterationOptions
 /// <summary>One pass of the power iteration: its number, the change it made, and ⟨H, A_t ⊗ B_t⟩ of the pair it started from.</summary>
 public readonly record struct PowerIterationStep(int Iteration, double RelativeChange, double PreviousInnerProduct);
 
-/// <summary>Result of <see cref="OptimalKroneckerApproximation.Compute{T}(GradientSample{T}, PowerIterationOptions?, BlasLibrary?)"/>.</summary>
+/// <summary>Result of <see cref="OptimalKroneckerApproximation.Compute{T}(GradientSample{T}, PowerIterationOptions?, BlasBackend?)"/>.</summary>
 public sealed class OptimalKroneckerResult
 {
     internal OptimalKroneckerResult(KroneckerPair unit, double scale, int iterations, double change, bool converged, double[] history)
@@ -60,7 +59,7 @@ public sealed class OptimalKroneckerResult
     /// <summary>The change of every pass, in order.</summary>
     public IReadOnlyList<double> ChangeHistory { get; }
 
-    /// <summary>cos(H, A⊗B) = σ/‖H‖_F, given ‖H‖_F from <see cref="KroneckerSimilarity.ComputeHNorm{T}(GradientSample{T}, BlasLibrary?)"/>.</summary>
+    /// <summary>cos(H, A⊗B) = σ/‖H‖_F, given ‖H‖_F from <see cref="KroneckerSimilarity.ComputeHNorm{T}(GradientSample{T}, BlasBackend?)"/>.</summary>
     public double Cosine(double hNorm) => Scale / hNorm;
 
     /// <summary>‖H − σA⊗B‖_F / ‖H‖_F = √(1 − (σ/‖H‖)²), since with unit A, B the optimal-scale residual is ‖H‖² − σ².</summary>
@@ -81,10 +80,10 @@ public static class OptimalKroneckerApproximation
     /// <summary>Runs the power iteration on <paramref name="sample"/>.</summary>
     /// <exception cref="ArgumentException">Options out of range or a start pair of the wrong shape.</exception>
     /// <exception cref="InvalidOperationException">H is zero (or annihilates the start pair), so there is no direction to follow.</exception>
-    public static OptimalKroneckerResult Compute<T>(GradientSample<T> sample, PowerIterationOptions? options = null, BlasLibrary? blas = null)
+    public static OptimalKroneckerResult Compute<T>(GradientSample<T> sample, PowerIterationOptions? options = null, BlasBackend? blas = null)
         where T : unmanaged => Compute(sample, options, blas, chunkExamples: 0);
 
-    internal static OptimalKroneckerResult Compute<T>(GradientSample<T> sample, PowerIterationOptions? options, BlasLibrary? blas, int chunkExamples)
+    internal static OptimalKroneckerResult Compute<T>(GradientSample<T> sample, PowerIterationOptions? options, BlasBackend? blas, int chunkExamples)
         where T : unmanaged
     {
         ArgumentNullException.ThrowIfNull(sample);

@@ -1,5 +1,4 @@
 using ShampooMkl.Memory;
-using ShampooMkl.Native;
 
 namespace ShampooMkl.Linalg;
 
@@ -11,13 +10,13 @@ namespace ShampooMkl.Linalg;
 /// </remarks>
 public sealed unsafe class QrFactorization<T> : IDisposable where T : unmanaged
 {
-    private readonly BlasLibrary blas;
+    private readonly BlasBackend blas;
     private PooledBuffer<T> work;
     private PooledBuffer<T> tau;
     private readonly int lwork;
 
     /// <summary>Prepares a factorization for n×n matrices.</summary>
-    public QrFactorization(int order, BlasLibrary? blas = null, BufferPool? pool = null)
+    public QrFactorization(int order, BlasBackend? blas = null, BufferPool? pool = null)
     {
         BlasGuard.EnsureSupported<T>();
         ArgumentOutOfRangeException.ThrowIfLessThan(order, 1);

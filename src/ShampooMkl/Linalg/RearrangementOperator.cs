@@ -1,6 +1,5 @@
 using System.Numerics.Tensors;
 using ShampooMkl.Memory;
-using ShampooMkl.Native;
 
 namespace ShampooMkl.Linalg;
 
@@ -17,10 +16,10 @@ namespace ShampooMkl.Linalg;
 internal sealed class RearrangementOperator<T> where T : unmanaged
 {
     private readonly GradientSample<T> sample;
-    private readonly BlasLibrary blas;
+    private readonly BlasBackend blas;
     private readonly int chunkExamples;
 
-    public RearrangementOperator(GradientSample<T> sample, BlasLibrary? blas, int chunkExamples = 0)
+    public RearrangementOperator(GradientSample<T> sample, BlasBackend? blas, int chunkExamples = 0)
     {
         ArgumentNullException.ThrowIfNull(sample);
         this.sample = sample;

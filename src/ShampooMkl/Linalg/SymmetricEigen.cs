@@ -1,5 +1,4 @@
 using ShampooMkl.Memory;
-using ShampooMkl.Native;
 
 namespace ShampooMkl.Linalg;
 
@@ -12,14 +11,14 @@ namespace ShampooMkl.Linalg;
 /// </remarks>
 public sealed unsafe class SymmetricEigen<T> : IDisposable where T : unmanaged
 {
-    private readonly BlasLibrary blas;
+    private readonly BlasBackend blas;
     private PooledBuffer<T> work;
     private PooledBuffer<int> iwork;
     private readonly int lwork;
     private readonly int liwork;
 
     /// <summary>Prepares a solver for n×n matrices.</summary>
-    public SymmetricEigen(int order, BlasLibrary? blas = null, BufferPool? pool = null)
+    public SymmetricEigen(int order, BlasBackend? blas = null, BufferPool? pool = null)
     {
         BlasGuard.EnsureSupported<T>();
         ArgumentOutOfRangeException.ThrowIfLessThan(order, 1);

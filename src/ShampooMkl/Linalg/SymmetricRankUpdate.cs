@@ -13,7 +13,7 @@ public static unsafe class SymmetricRankUpdate
     /// <exception cref="ArgumentException">C is not n×n, or overlaps A.</exception>
     public static void Update<T>(
         ReadOnlyMatrixView<T> a, bool transpose, MatrixView<T> c, T alpha, T beta,
-        bool mirrorLower = true, BlasLibrary? blas = null)
+        bool mirrorLower = true, BlasBackend? blas = null)
         where T : unmanaged
     {
         BlasGuard.EnsureSupported<T>();

@@ -1,5 +1,4 @@
 using System.Text;
-using ShampooMkl.Distributed;
 using ShampooMkl.Preconditioning;
 
 namespace ShampooMkl.Optim;

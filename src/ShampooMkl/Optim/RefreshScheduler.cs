@@ -1,5 +1,4 @@
-using ShampooMkl.Distributed;
-using ShampooMkl.Native;
+using ShampooMkl.Linalg;
 using ShampooMkl.Preconditioning;
 
 namespace ShampooMkl.Optim;
@@ -25,7 +24,7 @@ namespace ShampooMkl.Optim;
 /// </remarks>
 internal sealed class RefreshScheduler
 {
-    private readonly BlasLibrary blas;
+    private readonly BlasBackend blas;
     private int[] large = [];
     private int[] small = [];
     private double[] costs = [];
@@ -34,7 +33,7 @@ internal sealed class RefreshScheduler
     private int peakConcurrency;
     private long parallelBlocks;
 
-    public RefreshScheduler(BlasLibrary blas, int parallelism, int threadedMinDim)
+    public RefreshScheduler(BlasBackend blas, int parallelism, int threadedMinDim)
     {
         ArgumentNullException.ThrowIfNull(blas);
         ArgumentOutOfRangeException.ThrowIfLessThan(parallelism, 1);

@@ -1,8 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using ShampooMkl.Distributed;
-using ShampooMkl.Native;
+using ShampooMkl.Linalg;
 using ShampooMkl.Preconditioning;
 
 namespace ShampooMkl.Optim;
@@ -42,7 +41,7 @@ namespace ShampooMkl.Optim;
 /// refresh allocates a little (the parallel loop and pooled LAPACK workspaces on first use), amortised over
 /// <c>PreconditionFrequency</c> steps.</para>
 /// <para>Distributed (a communicator of more than one rank): the caller gives every rank the same gradients (e.g. the
-/// mean over ranks, <see cref="DataParallelGradients"/>). Every Kronecker block has one owner rank
+/// mean over ranks, <c>Distributed.DataParallelGradients</c>). Every Kronecker block has one owner rank
 /// (<see cref="BlockOwnership"/>, largest m³ + n³ first), which alone accumulates its L and R, refreshes its roots and
 /// computes its direction; then all ranks gather every block's direction (AllGatherV of bytes, blocks in the order
 /// of <see cref="Parameters"/> and of each parameter's blocks), and every rank grafts, applies momentum and updates
@@ -61,7 +60,7 @@ public sealed class Shampoo : ICheckpointable
 
     private readonly ParameterRegistry<ShampooOptions> registry;
     private readonly ShampooParameterState[] states;
-    private readonly BlasLibrary? blas;
+    private readonly BlasBackend? blas;
     private readonly (int State, int Block)[] refreshQueue;
     private readonly RootRefreshResult[] refreshResults;
     private readonly int[] localQueue;
@@ -76,10 +75,10 @@ public sealed class Shampoo : ICheckpointable
     /// <summary>Shampoo over <paramref name="parameters"/>, all with the same options.</summary>
     /// <param name="parameters">The parameters, in checkpoint order; names must be unique.</param>
     /// <param name="options">The options; null means <see cref="ShampooOptions.Shampoo"/>.</param>
-    /// <param name="blas">The BLAS backend; null means <see cref="BlasLibrary.Default"/>.</param>
+    /// <param name="blas">The BLAS backend; null means <see cref="BlasBackend.Default"/>.</param>
     /// <param name="communicator">The ranks sharing the blocks' work; null (or a single rank) computes everything here.</param>
     /// <exception cref="ArgumentException">Invalid options, no parameters, a duplicate parameter or name.</exception>
-    public Shampoo(IReadOnlyList<Parameter> parameters, ShampooOptions? options = null, BlasLibrary? blas = null, ICommunicator? communicator = null)
+    public Shampoo(IReadOnlyList<Parameter> parameters, ShampooOptions? options = null, BlasBackend? blas = null, ICommunicator? communicator = null)
         : this([new ParameterGroup(parameters ?? throw new ArgumentNullException(nameof(parameters)))], options, blas, communicator)
     {
     }
@@ -88,12 +87,12 @@ public sealed class Shampoo : ICheckpointable
     /// <param name="groups">The groups; their parameters, in order, are <see cref="Parameters"/>.</param>
     /// <param name="defaults">Options of groups without their own, and the source of <see cref="CurrentLearningRate"/> and
     /// <see cref="ShampooOptions.RefreshParallelism"/>; null means <see cref="ShampooOptions.Shampoo"/>.</param>
-    /// <param name="blas">The BLAS backend; null means <see cref="BlasLibrary.Default"/>.</param>
+    /// <param name="blas">The BLAS backend; null means <see cref="BlasBackend.Default"/>.</param>
     /// <param name="communicator">The ranks sharing the blocks' work (every rank must build the same optimizer over the
     /// same shapes); null (or a single rank) computes everything here, exactly as without one.</param>
     /// <exception cref="ArgumentException">Invalid options, no parameters, a duplicate parameter or name.</exception>
     /// <exception cref="NotSupportedException">Distributed, with more than 2 GiB of directions to exchange per step.</exception>
-    public Shampoo(IReadOnlyList<ParameterGroup<ShampooOptions>> groups, ShampooOptions? defaults = null, BlasLibrary? blas = null,
+    public Shampoo(IReadOnlyList<ParameterGroup<ShampooOptions>> groups, ShampooOptions? defaults = null, BlasBackend? blas = null,
         ICommunicator? communicator = null)
     {
         this.blas = blas;
@@ -166,7 +165,7 @@ public sealed class Shampoo : ICheckpointable
 
     /// <summary>Schedules the root refreshes; created on first use (tests read its counters and set its hook).</summary>
     internal RefreshScheduler Scheduler => scheduler ??= new RefreshScheduler(
-        blas ?? BlasLibrary.Default, registry.Defaults.EffectiveRefreshParallelism, registry.Defaults.ThreadedRefreshMinDim);
+        blas ?? BlasBackend.Default, registry.Defaults.EffectiveRefreshParallelism, registry.Defaults.ThreadedRefreshMinDim);
 
     /// <inheritdoc />
     public StepResult Step()

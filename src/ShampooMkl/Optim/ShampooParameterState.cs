@@ -1,7 +1,7 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
+using ShampooMkl.Linalg;
 using ShampooMkl.Memory;
-using ShampooMkl.Native;
 using ShampooMkl.Preconditioning;
 
 namespace ShampooMkl.Optim;
@@ -65,7 +65,7 @@ internal abstract class ShampooParameterState : IDisposable
 
     public abstract void Dispose();
 
-    public static ShampooParameterState Create(Parameter parameter, ShampooOptions options, BlasLibrary? blas) =>
+    public static ShampooParameterState Create(Parameter parameter, ShampooOptions options, BlasBackend? blas) =>
         options.FactorPrecision == FactorPrecision.Double
             ? new ShampooParameterState<double>(parameter, options, blas)
             : new ShampooParameterState<float>(parameter, options, blas);
@@ -93,7 +93,7 @@ internal sealed class ShampooParameterState<T> : ShampooParameterState where T :
     private readonly AlignedArray<T> direction;
     private readonly AlignedArray<T>? momentum;
 
-    public ShampooParameterState(Parameter parameter, ShampooOptions options, BlasLibrary? blas)
+    public ShampooParameterState(Parameter parameter, ShampooOptions options, BlasBackend? blas)
         : base(parameter, options)
     {
         try

@@ -1,7 +1,7 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
+using ShampooMkl.Linalg;
 using ShampooMkl.Memory;
-using ShampooMkl.Native;
 
 namespace ShampooMkl.Preconditioning;
 
@@ -21,7 +21,7 @@ public sealed class BlockedShampooPreconditioner<T> : IPreconditioner where T : 
     private AlignedArray<T>? convertedOut;
 
     /// <summary>Creates the blocks of an m×n matrix.</summary>
-    public BlockedShampooPreconditioner(int rows, int cols, int maxDim, ShampooPreconditionerOptions? options = null, BlasLibrary? blas = null)
+    public BlockedShampooPreconditioner(int rows, int cols, int maxDim, ShampooPreconditionerOptions? options = null, BlasBackend? blas = null)
     {
         Rows = rows;
         Cols = cols;

@@ -1,7 +1,6 @@
 using System.Numerics;
 using ShampooMkl.Linalg;
 using ShampooMkl.Memory;
-using ShampooMkl.Native;
 
 namespace ShampooMkl.Preconditioning;
 
@@ -15,11 +14,11 @@ public sealed class KroneckerFactors<T> : IDisposable where T : unmanaged, IFloa
 {
     private readonly AlignedArray<T> left;
     private readonly AlignedArray<T> right;
-    private readonly BlasLibrary? blas;
+    private readonly BlasBackend? blas;
     private bool lowerStale;
 
     /// <summary>Zero statistics for an m×n block.</summary>
-    public KroneckerFactors(int rows, int cols, double beta2, BlasLibrary? blas = null)
+    public KroneckerFactors(int rows, int cols, double beta2, BlasBackend? blas = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(rows, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(cols, 1);

@@ -3,7 +3,6 @@ using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using ShampooMkl.Linalg;
 using ShampooMkl.Memory;
-using ShampooMkl.Native;
 
 namespace ShampooMkl.Preconditioning;
 
@@ -18,7 +17,7 @@ namespace ShampooMkl.Preconditioning;
 public sealed class ShampooPreconditioner<T> : IPreconditioner where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly ShampooPreconditionerOptions options;
-    private readonly BlasLibrary? blas;
+    private readonly BlasBackend? blas;
     private readonly KroneckerFactors<T> factors;
     private readonly AlignedArray<T> leftRoot;
     private readonly AlignedArray<T> rightRoot;
@@ -30,7 +29,7 @@ public sealed class ShampooPreconditioner<T> : IPreconditioner where T : unmanag
     private readonly InverseRoot rightSolver;
 
     /// <summary>Creates an empty preconditioner for an m×n block.</summary>
-    public ShampooPreconditioner(int rows, int cols, ShampooPreconditionerOptions? options = null, BlasLibrary? blas = null)
+    public ShampooPreconditioner(int rows, int cols, ShampooPreconditionerOptions? options = null, BlasBackend? blas = null)
     {
         if (typeof(T) != typeof(float) && typeof(T) != typeof(double))
         {

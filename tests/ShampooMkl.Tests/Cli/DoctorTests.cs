@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using ShampooMkl.Cli.Commands;
 using ShampooMkl.Cli.Diagnostics;
-using ShampooMkl.Native;
+using ShampooMkl.Linalg;
 using ShampooMkl.Tests.Native;
 using Spectre.Console;
 
@@ -55,7 +55,7 @@ public class DoctorTests(DoctorFixture fixture) : IClassFixture<DoctorFixture>
         foreach (var backend in Report.Backends.Where(b => b.Loaded))
         {
             var kind = backend.Name == "MKL" ? BlasBackendKind.Mkl : BlasBackendKind.OpenBlas;
-            Assert.Equal(BlasLibrary.RequiredSymbols.Concat(BlasLibrary.ServiceSymbols(kind)), backend.Symbols.Select(s => s.Name));
+            Assert.Equal(BlasBackend.RequiredSymbols.Concat(BlasBackend.ServiceSymbols(kind)), backend.Symbols.Select(s => s.Name));
             Assert.All(backend.Symbols, s => Assert.True(s.Found, $"{backend.Name}: {s.Name}"));
         }
     }

@@ -1,6 +1,5 @@
 using ShampooMkl.Linalg;
 using ShampooMkl.Memory;
-using ShampooMkl.Native;
 using ShampooMkl.Tests.Native;
 using ShampooMkl.Tests.Reference;
 

@@ -1,7 +1,6 @@
 using System.Numerics;
 using ShampooMkl.Linalg;
 using ShampooMkl.Memory;
-using ShampooMkl.Native;
 using ShampooMkl.Tests.Native;
 using ShampooMkl.Tests.Reference;
 
@@ -201,7 +200,7 @@ public class CoupledNewtonInverseRootTests
         Assert.Equal(allocated, pool.AllocatedBytes);
     }
 
-    private static void MatchesInverseRoot<T>(BlasLibrary lib) where T : unmanaged, IFloatingPointIeee754<T>
+    private static void MatchesInverseRoot<T>(BlasBackend lib) where T : unmanaged, IFloatingPointIeee754<T>
     {
         foreach (var n in new[] { 1, 2, 7, 32 })
         {
@@ -219,7 +218,7 @@ public class CoupledNewtonInverseRootTests
     /// relative (‖E‖₂ ≤ n·max|E|); its rounding, about one gemm's n·ε per step carried by the self-correcting iteration,
     /// is covered by the same 8nε·κ term. fp32 outputs are the fp64 iterate rounded once: ε₃₂ relative per element.
     /// </remarks>
-    private static void CompareWithInverseRoot<T>(BlasLibrary lib, double[] a, int n, double p, double epsilon, string what)
+    private static void CompareWithInverseRoot<T>(BlasBackend lib, double[] a, int n, double p, double epsilon, string what)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var input = a.Select(T.CreateTruncating).ToArray();
@@ -250,7 +249,7 @@ public class CoupledNewtonInverseRootTests
         }
     }
 
-    private static double[] Compute<T>(BlasLibrary lib, double[] a, int n, int p, double epsilon, double tolerance, out CoupledNewtonResult result)
+    private static double[] Compute<T>(BlasBackend lib, double[] a, int n, int p, double epsilon, double tolerance, out CoupledNewtonResult result)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var input = a.Select(T.CreateTruncating).ToArray();

@@ -1,7 +1,6 @@
 using System.Numerics;
 using ShampooMkl.Linalg;
 using ShampooMkl.Memory;
-using ShampooMkl.Native;
 using ShampooMkl.Tests.Native;
 using ShampooMkl.Tests.Reference;
 
@@ -279,7 +278,7 @@ public class InverseRootTests
         Assert.Equal(0, pool.Outstanding);
     }
 
-    private static void PowerTimesInputIsIdentity<T>(BlasLibrary lib) where T : unmanaged, IFloatingPointIeee754<T>
+    private static void PowerTimesInputIsIdentity<T>(BlasBackend lib) where T : unmanaged, IFloatingPointIeee754<T>
     {
         const int n = 24;
         const double epsilon = 1e-6;
@@ -312,7 +311,7 @@ public class InverseRootTests
     /// max|f'| ‖E‖ = (1/p)(λ_min+ε)^{−1/p−1}·‖E‖, i.e. (1/p)·8nε·κ relative to ‖X‖ = (λ_min+ε)^{−1/p}.
     /// fp32 results are the fp64 root rounded once, so they also get ε₃₂ relative per element.
     /// </remarks>
-    private static void MatchesReference<T>(BlasLibrary lib, double[] a, int n, double p, double epsilon, string what)
+    private static void MatchesReference<T>(BlasBackend lib, double[] a, int n, double p, double epsilon, string what)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var input = a.Select(v => double.CreateChecked(T.CreateTruncating(v))).ToArray();
@@ -328,7 +327,7 @@ public class InverseRootTests
         Tolerance.AssertClose(expected, x, rel, Tolerance.ForPrecision<double>(n) * kappa / p * scale, $"{TestPrecision.Name<T>()} {lib.Kind} {what}");
     }
 
-    private static double[] Compute<T>(BlasLibrary lib, double[] a, int n, double p, double epsilon, out InverseRootStatus status)
+    private static double[] Compute<T>(BlasBackend lib, double[] a, int n, double p, double epsilon, out InverseRootStatus status)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var input = a.Select(T.CreateTruncating).ToArray();
@@ -338,7 +337,7 @@ public class InverseRootTests
         return output.Select(double.CreateChecked).ToArray();
     }
 
-    private static InverseRootStatus ComputeIntoSentinel<T>(BlasLibrary lib, double[] a, int n, out T[] output, double epsilon = 1e-6)
+    private static InverseRootStatus ComputeIntoSentinel<T>(BlasBackend lib, double[] a, int n, out T[] output, double epsilon = 1e-6)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var input = a.Select(T.CreateTruncating).ToArray();

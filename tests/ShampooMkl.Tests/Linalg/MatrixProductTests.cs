@@ -1,7 +1,6 @@
 using System.Numerics;
 using ShampooMkl.Linalg;
 using ShampooMkl.Memory;
-using ShampooMkl.Native;
 using ShampooMkl.Tests.Native;
 
 namespace ShampooMkl.Tests.Linalg;
@@ -120,7 +119,7 @@ public class MatrixProductTests
             new MatrixView<int>(new int[4], 2, 2), 1, 0));
     }
 
-    private static void MatchesReference<T>(BlasLibrary lib) where T : unmanaged, IFloatingPointIeee754<T>
+    private static void MatchesReference<T>(BlasBackend lib) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var seed = 100;
         foreach (var (m, k, n) in Shapes)
@@ -193,7 +192,7 @@ public class MatrixProductTests
         }
     }
 
-    private static void ZeroInnerDimension<T>(BlasLibrary lib) where T : unmanaged, IFloatingPointIeee754<T>
+    private static void ZeroInnerDimension<T>(BlasBackend lib) where T : unmanaged, IFloatingPointIeee754<T>
     {
         foreach (var transposeA in new[] { false, true })
         {

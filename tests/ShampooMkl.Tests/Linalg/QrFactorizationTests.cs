@@ -1,7 +1,6 @@
 using System.Numerics;
 using ShampooMkl.Linalg;
 using ShampooMkl.Memory;
-using ShampooMkl.Native;
 using ShampooMkl.Tests.Native;
 using ShampooMkl.Tests.Reference;
 
@@ -49,7 +48,7 @@ public class QrFactorizationTests
     /// the input, projected off q_0…q_k, must leave only a rounding-sized residual, which also proves the
     /// order is Gram–Schmidt's (the nesting a subspace power step relies on).
     /// </remarks>
-    private static void OrthonormalAndSpanPreserving<T>(BlasLibrary lib) where T : unmanaged, IFloatingPointIeee754<T>
+    private static void OrthonormalAndSpanPreserving<T>(BlasBackend lib) where T : unmanaged, IFloatingPointIeee754<T>
     {
         foreach (var n in Orders)
         {

@@ -1,7 +1,6 @@
 using System.Numerics;
 using ShampooMkl.Linalg;
 using ShampooMkl.Memory;
-using ShampooMkl.Native;
 using ShampooMkl.Tests.Native;
 using ShampooMkl.Tests.Reference;
 
@@ -52,7 +51,7 @@ public class SymmetricEigenTests
     /// We take p(n) = 8n (<see cref="Tolerance.ForPrecision{T}"/>) and ‖A‖_F ≥ ‖A‖₂ as the scale; by Weyl's
     /// theorem the eigenvalues then match the Jacobi reference to the same bound.
     /// </remarks>
-    private static void Eigenpairs<T>(BlasLibrary lib) where T : unmanaged, IFloatingPointIeee754<T>
+    private static void Eigenpairs<T>(BlasBackend lib) where T : unmanaged, IFloatingPointIeee754<T>
     {
         foreach (var n in Orders)
         {

@@ -1,7 +1,6 @@
 using System.Numerics;
 using ShampooMkl.Linalg;
 using ShampooMkl.Memory;
-using ShampooMkl.Native;
 using ShampooMkl.Tests.Native;
 
 namespace ShampooMkl.Tests.Linalg;
@@ -105,7 +104,7 @@ public class SymmetricRankUpdateTests
         Assert.Equal([1, 2, 3, 2, 4, 5, 3, 5, 6], c);
     }
 
-    private static void MatchesReference<T>(BlasLibrary lib) where T : unmanaged, IFloatingPointIeee754<T>
+    private static void MatchesReference<T>(BlasBackend lib) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var seed = 500;
         foreach (var (n, k) in Shapes)

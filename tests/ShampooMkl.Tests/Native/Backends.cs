@@ -1,3 +1,4 @@
+using ShampooMkl.Linalg;
 using ShampooMkl.Native;
 
 namespace ShampooMkl.Tests.Native;
@@ -10,7 +11,7 @@ namespace ShampooMkl.Tests.Native;
 public static class Backends
 {
     private static readonly Lazy<IReadOnlyList<BlasBackendKind>> LoadedKinds = new(() =>
-        Enum.GetValues<BlasBackendKind>().Where(k => BlasLibrary.TryLoad(k, out _, out _)).ToList());
+        Enum.GetValues<BlasBackendKind>().Where(k => BlasBackend.TryLoad(k, out _, out _)).ToList());
 
     /// <summary>Each loadable backend as one theory row.</summary>
     public static TheoryData<BlasBackendKind> BackendData
@@ -30,9 +31,12 @@ public static class Backends
     /// <summary>Every loadable backend.</summary>
     public static IReadOnlyList<BlasBackendKind> Loaded => LoadedKinds.Value;
 
-    /// <summary>The loaded library of a kind taken from <see cref="BackendData"/>.</summary>
-    public static BlasLibrary Get(BlasBackendKind kind) =>
-        BlasLibrary.TryLoad(kind, out var lib, out var attempts)
+    /// <summary>The loaded backend of a kind taken from <see cref="BackendData"/>, as the public API takes it.</summary>
+    public static BlasBackend Get(BlasBackendKind kind) =>
+        BlasBackend.TryLoad(kind, out var lib, out var attempts)
             ? lib!
             : throw new InvalidOperationException($"{kind} was listed as loadable but did not load:{Environment.NewLine}{string.Join(Environment.NewLine, attempts)}");
+
+    /// <summary>The native library underneath <see cref="Get"/>, for tests of the native layer itself.</summary>
+    public static BlasLibrary GetLibrary(BlasBackendKind kind) => Get(kind).Library;
 }

@@ -27,7 +27,7 @@ public class BlasLibraryTests
     [MemberData(nameof(Backends.BackendData), MemberType = typeof(Backends))]
     public void LoadedBackend_DescribesItselfAndExportsEverySymbol(BlasBackendKind kind)
     {
-        var lib = Backends.Get(kind);
+        var lib = Backends.GetLibrary(kind);
 
         Assert.Equal(kind, lib.Kind);
         Assert.False(string.IsNullOrWhiteSpace(lib.Version));
@@ -56,7 +56,7 @@ public class BlasLibraryTests
     [MemberData(nameof(Backends.BackendData), MemberType = typeof(Backends))]
     public void SetThreads_ThrowsForLessThanOne(BlasBackendKind kind)
     {
-        Assert.Throws<ArgumentOutOfRangeException>(() => Backends.Get(kind).SetThreads(0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Backends.GetLibrary(kind).SetThreads(0));
     }
 
     [Theory]

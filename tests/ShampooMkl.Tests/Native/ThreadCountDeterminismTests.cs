@@ -1,6 +1,5 @@
 using ShampooMkl.Linalg;
 using ShampooMkl.Memory;
-using ShampooMkl.Native;
 using ShampooMkl.Tests.Optim;
 using Xunit.Abstractions;
 
@@ -35,7 +34,7 @@ public sealed class ThreadCountDeterminismTests(ITestOutputHelper output)
         }
     }
 
-    private static long[] Root(BlasLibrary blas, double[] matrix, int n, int threads)
+    private static long[] Root(BlasBackend blas, double[] matrix, int n, int threads)
     {
         // MKL: this thread alone; OpenBLAS: process-wide, which is why this class runs apart from the parallel tests.
         var local = blas.HasThreadLocalLimit ? blas.SetCallingThreadThreads(threads) : -1;

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using ShampooMkl.Distributed;
-using ShampooMkl.Native;
+using ShampooMkl.Linalg;
 using ShampooMkl.Optim;
 using ShampooMkl.Preconditioning;
 using ShampooMkl.Tests.Native;
@@ -93,7 +93,7 @@ public class RefreshSchedulerTests
     [Fact]
     public void AllBlocksAreSmall_WhenBlasHasOneThread()
     {
-        var scheduler = new RefreshScheduler(BlasLibrary.Default, parallelism: 2, threadedMinDim: 4);
+        var scheduler = new RefreshScheduler(BlasBackend.Default, parallelism: 2, threadedMinDim: 4);
 
         Assert.False(scheduler.IsThreaded(1000, 1000, blasThreads: 1));
         Assert.True(scheduler.IsThreaded(3, 4, blasThreads: 2));
@@ -103,7 +103,7 @@ public class RefreshSchedulerTests
     [Fact]
     public void SingleProcessCommunicator_GivesTheSameBitsAsNone()
     {
-        var blas = BlasLibrary.Default;
+        var blas = BlasBackend.Default;
         var (alone, _) = Train(blas, parallelism: 2);
         using var communicator = new SingleProcessCommunicator();
         var (withCommunicator, optimizer) = Train(blas, parallelism: 2, communicator);
@@ -119,7 +119,7 @@ public class RefreshSchedulerTests
         Assert.Equal(nameof(ShampooOptions.ThreadedRefreshMinDim), error.ParamName);
     }
 
-    private static (IReadOnlyList<StateTensor> State, Shampoo Optimizer) Train(BlasLibrary blas, int parallelism, ICommunicator? communicator = null)
+    private static (IReadOnlyList<StateTensor> State, Shampoo Optimizer) Train(BlasBackend blas, int parallelism, ICommunicator? communicator = null)
     {
         var parameters = Model();
         var optimizer = new Shampoo(parameters, Options(parallelism), blas, communicator);

@@ -1,4 +1,3 @@
-using ShampooMkl.Native;
 using ShampooMkl.Preconditioning;
 using ShampooMkl.Tests.Native;
 using ShampooMkl.Tests.Reference;

@@ -1,4 +1,4 @@
-namespace ShampooMkl.Distributed;
+namespace ShampooMkl.Optim;
 
 /// <summary>The collective operations distributed Shampoo needs, over all processes of one job.</summary>
 /// <remarks>

@@ -1,6 +1,6 @@
-using ShampooMkl.Distributed;
+using ShampooMkl.Optim;
 
-namespace ShampooMkl.Tests.Distributed;
+namespace ShampooMkl.Tests.Optim.Collectives;
 
 /// <summary>LPT block ownership: hand-worked cases, balance bounds, and the determinism every rank relies on.</summary>
 public class BlockOwnershipTests

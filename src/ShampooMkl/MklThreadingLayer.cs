@@ -1,16 +1,7 @@
-namespace ShampooMkl.Native;
-
-/// <summary>The native BLAS/LAPACK providers ShampooMkl can bind to.</summary>
-public enum BlasBackendKind
-{
-    /// <summary>Intel MKL through the single dynamic library <c>libmkl_rt</c>.</summary>
-    Mkl,
-
-    /// <summary>OpenBLAS (pthread build), which ships LAPACK with Fortran symbols.</summary>
-    OpenBlas,
-}
+namespace ShampooMkl;
 
 /// <summary>How MKL parallelises inside one call; other backends ignore it.</summary>
+/// <remarks>In the root namespace with <see cref="BlasBackendKind"/>, for the reason given there.</remarks>
 public enum MklThreadingLayer
 {
     /// <summary>One thread per call: we parallelise across preconditioner blocks instead.</summary>

@@ -1,7 +1,7 @@
-namespace ShampooMkl.Distributed;
+namespace ShampooMkl.Optim;
 
 /// <summary>The communicator of a job with one process: reductions and broadcasts are no-ops, gathers are copies.</summary>
-/// <remarks>It validates arguments exactly as <see cref="MpiCommunicator"/> does, so code that passes on one
+/// <remarks>It validates arguments exactly as the MPI communicator (<c>Distributed.MpiCommunicator</c>) does, so code that passes on one
 /// process does not first fail when it is run under mpirun.</remarks>
 public sealed class SingleProcessCommunicator : ICommunicator
 {

@@ -1,4 +1,4 @@
-namespace ShampooMkl.Distributed;
+namespace ShampooMkl.Optim;
 
 /// <summary>Argument checks shared by every communicator, so a single-process run rejects what MPI would.</summary>
 /// <remarks>They run before any communication and allocate only when they throw.</remarks>

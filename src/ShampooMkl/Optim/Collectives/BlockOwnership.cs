@@ -1,4 +1,4 @@
-namespace ShampooMkl.Distributed;
+namespace ShampooMkl.Optim;
 
 /// <summary>Which rank computes each work item (e.g. a preconditioner block's inverse roots), balanced by cost.</summary>
 /// <remarks>

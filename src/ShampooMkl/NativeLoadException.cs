@@ -1,6 +1,12 @@
-namespace ShampooMkl.Native;
+namespace ShampooMkl;
 
 /// <summary>Thrown when no usable BLAS/LAPACK library could be loaded; the message holds every attempt.</summary>
+/// <remarks>
+/// Not wrapped per layer: the default backend is resolved lazily, so this can surface from any routine that takes an
+/// optional backend (Linalg up to the CLI), and callers must be able to catch one type with the full load trace
+/// wherever it came from. It lives in the root namespace, beside <see cref="BlasBackendKind"/>, so that catching it
+/// needs no reference to <c>ShampooMkl.Native</c>; Native (BLAS and MPI loading) throws it.
+/// </remarks>
 public sealed class NativeLoadException : Exception
 {
     /// <summary>The README command that installs the native libraries on Debian/Ubuntu.</summary>

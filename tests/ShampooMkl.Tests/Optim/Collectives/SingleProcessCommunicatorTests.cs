@@ -1,6 +1,6 @@
-using ShampooMkl.Distributed;
+using ShampooMkl.Optim;
 
-namespace ShampooMkl.Tests.Distributed;
+namespace ShampooMkl.Tests.Optim.Collectives;
 
 /// <summary>The one-process communicator: no-op reductions, copying gathers, and the same argument checks as MPI.</summary>
 public class SingleProcessCommunicatorTests

@@ -1,0 +1,142 @@
+using System.Diagnostics.CodeAnalysis;
+using ShampooMkl.Native;
+
+namespace ShampooMkl.Linalg;
+
+/// <summary>A loaded BLAS/LAPACK provider (MKL or OpenBLAS): the backend handle every public routine takes.</summary>
+/// <remarks>
+/// <para>Wraps the native layer's <see cref="BlasLibrary"/> so that code above Linalg (Analysis, the CLI, a framework
+/// adapter) chooses, inspects and tunes a backend without naming anything in <c>ShampooMkl.Native</c>. There is one
+/// instance per kind, as there is one loaded library per kind, so instances can be compared by reference. A null
+/// backend argument anywhere means <see cref="Default"/>.</para>
+/// <para>Inside the library the wrapper is also what routines hold: it forwards the native entry points and thread
+/// controls (internal), so passing it around costs no look-up and no allocation.</para>
+/// <para>The kinds (<see cref="BlasBackendKind"/>, <see cref="MklThreadingLayer"/>) and <see cref="NativeLoadException"/>
+/// are in the root namespace, shared by Native and every layer above; see <see cref="BlasBackendKind"/>.</para>
+/// </remarks>
+public sealed unsafe class BlasBackend
+{
+    /// <summary>Environment variable that forces a backend: <c>mkl</c> or <c>openblas</c>.</summary>
+    public const string BackendVariable = NativeLibraryCandidates.BackendVariable;
+
+    /// <summary>Environment variable naming an exact library file to try first.</summary>
+    public const string PathVariable = NativeLibraryCandidates.PathVariable;
+
+    /// <summary>Environment variable choosing MKL's threading layer: sequential, gnu or intel.</summary>
+    public const string MklThreadingVariable = NativeLibraryCandidates.MklThreadingVariable;
+
+    /// <summary>Below this many flops a BLAS call runs on one thread (see <see cref="BlasLibrary.SingleThreadFlops"/>).</summary>
+    public const long SingleThreadFlops = BlasLibrary.SingleThreadFlops;
+
+    private static readonly BlasBackend?[] Instances = new BlasBackend?[Enum.GetValues<BlasBackendKind>().Length];
+
+    private readonly BlasLibrary library;
+
+    private BlasBackend(BlasLibrary library) => this.library = library;
+
+    /// <summary>Symbols every backend must export; a library lacking one is rejected with its name.</summary>
+    public static IReadOnlyList<string> RequiredSymbols => BlasLibrary.RequiredSymbols;
+
+    /// <summary>The backend used when none is named: <see cref="BackendVariable"/> if set, else MKL, else OpenBLAS.</summary>
+    /// <exception cref="NativeLoadException">No backend could be loaded.</exception>
+    public static BlasBackend Default => For(BlasLibrary.Default);
+
+    /// <summary>Which provider this is.</summary>
+    public BlasBackendKind Kind => library.Kind;
+
+    /// <summary>The file name or path that loaded.</summary>
+    public string LibraryPath => library.LibraryPath;
+
+    /// <summary>The OS handle of the loaded file, for diagnostics that look up symbols themselves.</summary>
+    public nint Handle => library.Handle;
+
+    /// <summary>The provider's own version text (MKL version string or OpenBLAS config).</summary>
+    public string Version => library.Version;
+
+    /// <summary>MKL's threading layer as set at load time; null for OpenBLAS.</summary>
+    public MklThreadingLayer? ThreadingLayer => library.ThreadingLayer;
+
+    /// <summary>Threads the provider will use for one call.</summary>
+    public int MaxThreads => library.MaxThreads;
+
+    /// <summary>The native library underneath, for the library's own routines and the native layer's tests.</summary>
+    internal BlasLibrary Library => library;
+
+    internal delegate* unmanaged<int, int, int, int, int, int, float, float*, int, float*, int, float, float*, int, void> Sgemm => library.Sgemm;
+
+    internal delegate* unmanaged<int, int, int, int, int, int, double, double*, int, double*, int, double, double*, int, void> Dgemm => library.Dgemm;
+
+    internal delegate* unmanaged<int, int, int, int, int, float, float*, int, float, float*, int, void> Ssyrk => library.Ssyrk;
+
+    internal delegate* unmanaged<int, int, int, int, int, double, double*, int, double, double*, int, void> Dsyrk => library.Dsyrk;
+
+    internal delegate* unmanaged<byte*, byte*, int*, float*, int*, float*, float*, int*, int*, int*, int*, nuint, nuint, void> Ssyevd => library.Ssyevd;
+
+    internal delegate* unmanaged<byte*, byte*, int*, double*, int*, double*, double*, int*, int*, int*, int*, nuint, nuint, void> Dsyevd => library.Dsyevd;
+
+    internal delegate* unmanaged<int*, int*, float*, int*, float*, float*, int*, int*, void> Sgeqrf => library.Sgeqrf;
+
+    internal delegate* unmanaged<int*, int*, double*, int*, double*, double*, int*, int*, void> Dgeqrf => library.Dgeqrf;
+
+    internal delegate* unmanaged<int*, int*, int*, float*, int*, float*, float*, int*, int*, void> Sorgqr => library.Sorgqr;
+
+    internal delegate* unmanaged<int*, int*, int*, double*, int*, double*, double*, int*, int*, void> Dorgqr => library.Dorgqr;
+
+    /// <summary>Whether the thread count can be limited for the calling thread alone (MKL only).</summary>
+    internal bool HasThreadLocalLimit => library.HasThreadLocalLimit;
+
+    /// <summary>Service symbols of a backend kind (versions, thread control).</summary>
+    public static IReadOnlyList<string> ServiceSymbols(BlasBackendKind kind) => BlasLibrary.ServiceSymbols(kind);
+
+    /// <summary>Replaces the default backend (a setting for the whole process, e.g. from a CLI flag).</summary>
+    /// <exception cref="NativeLoadException">The backend could not be loaded.</exception>
+    public static void SetDefault(BlasBackendKind kind) => BlasLibrary.SetDefault(kind);
+
+    /// <summary>Loads (once) and returns the given backend.</summary>
+    /// <exception cref="NativeLoadException">The backend could not be loaded; the message lists every attempt.</exception>
+    public static BlasBackend Load(BlasBackendKind kind) => For(BlasLibrary.Load(kind));
+
+    /// <summary>Loads the given backend if it is installed; <paramref name="attempts"/> says what was tried.</summary>
+    public static bool TryLoad(BlasBackendKind kind, [NotNullWhen(true)] out BlasBackend? backend, out IReadOnlyList<string> attempts)
+    {
+        backend = BlasLibrary.TryLoad(kind, out var loaded, out attempts) ? For(loaded) : null;
+        return backend is not null;
+    }
+
+    /// <summary>Parses <c>mkl</c> / <c>openblas</c> in any case.</summary>
+    /// <exception cref="ArgumentException">Any other text.</exception>
+    public static BlasBackendKind ParseKind(string text) => BlasLibrary.ParseKind(text);
+
+    /// <summary>Sets the provider's thread count for subsequent calls (process-wide for the provider).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="threads"/> is less than 1.</exception>
+    public void SetThreads(int threads) => library.SetThreads(threads);
+
+    /// <summary>Whether a symbol is exported by the loaded file.</summary>
+    public bool HasSymbol(string name) => library.HasSymbol(name);
+
+    /// <inheritdoc />
+    public override string ToString() => library.ToString();
+
+    /// <summary>The wrapper of a loaded library; each kind loads once, so the wrapper is cached per kind.</summary>
+    internal static BlasBackend For(BlasLibrary library)
+    {
+        ref var slot = ref Instances[(int)library.Kind];
+        var existing = Volatile.Read(ref slot);
+        if (existing is not null && ReferenceEquals(existing.library, library))
+        {
+            return existing;
+        }
+
+        var created = new BlasBackend(library);
+        return Interlocked.CompareExchange(ref slot, created, existing) == existing ? created : Volatile.Read(ref slot)!;
+    }
+
+    /// <inheritdoc cref="BlasLibrary.LimitThreadsFor"/>
+    internal int LimitThreadsFor(long flops) => library.LimitThreadsFor(flops);
+
+    /// <inheritdoc cref="BlasLibrary.SetCallingThreadThreads"/>
+    internal int SetCallingThreadThreads(int threads) => library.SetCallingThreadThreads(threads);
+
+    /// <inheritdoc cref="BlasLibrary.RestoreThreads"/>
+    internal void RestoreThreads(int previous) => library.RestoreThreads(previous);
+}
