@@ -46,22 +46,41 @@ internal static class PeerComparison
             rows.AddRange(Compare(model, torchInfo is not null));
         }
 
-        var table = new TextTable("Model", "Implementation", "Steady step ms", "n", "Refresh step ms", "n", "Peer / ours (steady)", "Peer / ours (refresh)", "Check Δ", "Notes");
+        var table = new TextTable("Model", "Implementation", "Steady step ms", "n", "Refresh step ms", "n",
+            "Peer / ours MKL (steady)", "Peer / ours OpenBLAS (steady)", "Peer / ours MKL (refresh)", "Peer / ours OpenBLAS (refresh)", "Check Δ", "Notes");
         foreach (var row in rows)
         {
-            var ours = rows.First(r => r.Model == row.Model && r.Implementation == OursMkl);
+            var mkl = rows.FirstOrDefault(r => r.Model == row.Model && r.Implementation == OursMkl);
+            var openBlas = rows.FirstOrDefault(r => r.Model == row.Model && r.Implementation == OursOpenBlas);
             table.Add(row.Model, row.Implementation, F(row.SteadyMs, "F2"), row.SteadySamples.ToString(CultureInfo.InvariantCulture),
                 row.RefreshMs is { } rm ? F(rm, "F1") : "-", row.RefreshSamples.ToString(CultureInfo.InvariantCulture),
-                row.Implementation == OursMkl ? "1.00×" : F(row.SteadyMs / ours.SteadyMs, "F2") + "×",
-                row.Implementation == OursMkl || row.RefreshMs is null || ours.RefreshMs is null ? "-" : F(row.RefreshMs.Value / ours.RefreshMs.Value, "F2") + "×",
+                Ratio(row.SteadyMs, mkl?.SteadyMs), Ratio(row.SteadyMs, openBlas?.SteadyMs),
+                Ratio(row.RefreshMs, mkl?.RefreshMs), Ratio(row.RefreshMs, openBlas?.RefreshMs),
                 row.CheckRelativeDifference is { } c ? F(c, "E1") : "-", row.Notes);
+        }
+
+        var verdicts = new System.Text.StringBuilder();
+        foreach (var model in rows.Select(r => r.Model).Distinct())
+        {
+            var peers = rows.Where(r => r.Model == model && IsPeer(r.Implementation)).ToList();
+            foreach (var ours in rows.Where(r => r.Model == model && (r.Implementation == OursMkl || r.Implementation == OursOpenBlas)))
+            {
+                verdicts.Append(CultureInfo.InvariantCulture, $"- {model}, {ours.Implementation}: ");
+                verdicts.AppendJoin("; ", peers.Select(p =>
+                    $"{p.Implementation} steady {F(p.SteadyMs / ours.SteadyMs, "F2")}×, refresh {Ratio(p.RefreshMs, ours.RefreshMs)}"));
+                var fastestSteady = peers.Select(p => p.SteadyMs).DefaultIfEmpty(double.PositiveInfinity).Min();
+                var fastestRefresh = peers.Where(p => p.RefreshMs is not null).Select(p => p.RefreshMs!.Value).DefaultIfEmpty(double.PositiveInfinity).Min();
+                var met = ours.SteadyMs < fastestSteady && ours.RefreshMs is { } orm && orm < fastestRefresh;
+                verdicts.AppendLine(peers.Count == 0 ? "no peers measured" : met ? " → faster than every peer" : " → NOT faster than every peer");
+            }
         }
 
         var loadAfter = MachineLoad.Describe();
         var header = $"## Peers: one Shampoo step (p = 4, Adagrad grafting, momentum 0.9, fp32 statistics unless noted), medians; {RuntimeInformation.OSDescription}\n"
             + $"Before: {loadBefore}; after: {loadAfter}\n\n";
-        var footer = "\n\"Peer / ours\" > 1 means ours is faster by that factor (ours = ShampooMkl on MKL). Check Δ: ‖W_peer − W_ours‖/‖W_ours − W₀‖ after a refresh step and a steady step (ε = 1e-4 for the check).\n"
-            + (torchInfo is null ? $"PyTorch: {torchReason}\n" : "");
+        var footer = "\n\"Peer / ours\" > 1 means ours (on that backend) is faster by that factor. Check Δ: ‖W_peer − W_ours‖/‖W_ours − W₀‖ after a refresh step and a steady step (ε = 1e-4 for the check).\n"
+            + (torchInfo is null ? $"PyTorch: {torchReason}\n" : "")
+            + "\nTarget (faster than both peers), per backend of ours:\n" + verdicts;
         var text = header + table + footer;
         Console.WriteLine();
         Console.WriteLine(text);
@@ -82,6 +101,13 @@ internal static class PeerComparison
     }
 
     private const string OursMkl = "ShampooMkl (MKL)";
+
+    private const string OursOpenBlas = "ShampooMkl (OpenBLAS)";
+
+    private static bool IsPeer(string implementation) => !implementation.StartsWith("ShampooMkl", StringComparison.Ordinal);
+
+    private static string Ratio(double? peer, double? ours) =>
+        peer is { } p && ours is { } o && o > 0 ? F(p / o, "F2") + "×" : "-";
 
     /// <summary>ε of the cross-check. With fp32 statistics and the default 10⁻¹² the roots of a rank-deficient factor
     /// (fc1's L has rank ≤ 128 from a batch of 128) are rounding noise: our own MKL and OpenBLAS runs then differ by
@@ -108,7 +134,7 @@ internal static class PeerComparison
             var check = kind == BlasBackendKind.Mkl ? 0.0 : Difference(initial, reference, TwoStepsOurs(initial, checkOptions, lib!));
             var steady = TimeOurs(initial, options, lib!, warmup: big ? 2 : 5, repeats: big ? 10 : 50);
             var refresh = TimeOurs(initial, ModelWorkload.RefreshEveryStepOptions, lib!, warmup: 1, repeats: big ? 3 : 10);
-            rows.Add(new PeerRow(model.ToString(), kind == BlasBackendKind.Mkl ? OursMkl : "ShampooMkl (OpenBLAS)",
+            rows.Add(new PeerRow(model.ToString(), kind == BlasBackendKind.Mkl ? OursMkl : OursOpenBlas,
                 steady.MedianMs, steady.Count, refresh.MedianMs, refresh.Count, check, lib!.Version.Split(' ')[0]));
             // Let the backend's worker threads go idle before anything else is timed.
             Thread.Sleep(1000);
