@@ -7,6 +7,7 @@ using ShampooMkl.Analysis.Training;
 using ShampooMkl.Distributed;
 using ShampooMkl.Linalg;
 using ShampooMkl.Optim;
+using ShampooMkl.Synthetic;
 
 namespace ShampooMkl.MpiHost;
 
@@ -241,8 +242,8 @@ internal static class TrainMode
         var world = comm.Size > 1 ? comm : null;
         var parameters = model switch
         {
-            "mlp" => MlpWithGradients(),
-            "blocked8x1024" => BlockedWithGradients(),
+            "mlp" => SyntheticWorkload.MlpWithGradients(),
+            "blocked8x1024" => [SyntheticWorkload.Blocked8x1024()],
             _ => throw new ArgumentException($"unknown --model '{model}': use mlp or blocked8x1024"),
         };
         var options = ShampooOptions.Shampoo with
@@ -273,44 +274,6 @@ internal static class TrainMode
         }
 
         return world is null ? 0 : Program.Agree(world, "bench-refresh", 0, $"size={comm.Size}");
-    }
-
-    private static Parameter[] MlpWithGradients()
-    {
-        const int batch = 128;
-        var mlp = new Mlp(maxBatchSize: batch, seed: 0);
-        var random = new Random(1);
-        var inputs = new float[batch * mlp.InputFeatures];
-        for (var i = 0; i < inputs.Length; i++)
-        {
-            inputs[i] = (float)random.NextDouble();
-        }
-
-        var labels = new byte[batch];
-        for (var i = 0; i < batch; i++)
-        {
-            labels[i] = (byte)random.Next(mlp.Classes);
-        }
-
-        mlp.ForwardBackward(inputs, labels, batch);
-        return [.. mlp.Parameters];
-    }
-
-    private static Parameter[] BlockedWithGradients()
-    {
-        // One 2048×4096 weight: eight 1024×1024 blocks at MaxPreconditionerDim 1024.
-        const int rows = 2048;
-        const int cols = 4096;
-        var random = new Random(11);
-        var value = new float[rows * cols];
-        var weight = new Parameter("w", value, rows, cols);
-        for (var i = 0; i < value.Length; i++)
-        {
-            value[i] = (float)((random.NextDouble() - 0.5) * 0.02);
-            weight.Gradient[i] = (float)(random.NextDouble() - 0.5);
-        }
-
-        return [weight];
     }
 
     private static double Gradient(Mlp model, float[] x, byte[] y, int start, int count) =>

@@ -1,6 +1,6 @@
-using ShampooMkl.Analysis.Models;
 using ShampooMkl.Optim;
 using ShampooMkl.Preconditioning;
+using ShampooMkl.Synthetic;
 
 namespace ShampooMkl.Benchmarks.Infrastructure;
 
@@ -35,42 +35,12 @@ internal sealed class ModelWorkload
     /// <summary>Builds the parameters; the MLP's gradients come from a real forward/backward pass (default BLAS backend).</summary>
     public static ModelWorkload Create(BenchModel model)
     {
-        switch (model)
+        return model switch
         {
-            case BenchModel.Mlp:
-            {
-                const int batch = 128;
-                var mlp = new Mlp(maxBatchSize: batch, seed: 0);
-                var random = new Random(1);
-                var inputs = new float[batch * mlp.InputFeatures];
-                for (var i = 0; i < inputs.Length; i++)
-                {
-                    inputs[i] = (float)random.NextDouble();
-                }
-
-                var labels = new byte[batch];
-                for (var i = 0; i < batch; i++)
-                {
-                    labels[i] = (byte)random.Next(mlp.Classes);
-                }
-
-                mlp.ForwardBackward(inputs, labels, batch);
-                return new ModelWorkload(model, mlp.Parameters);
-            }
-
-            case BenchModel.Blocked8x1024:
-            {
-                const int rows = 2048;
-                const int cols = 4096;
-                var value = Workloads.GaussianSingle(11, rows * cols, 0.01);
-                var weight = new Parameter("w", value, rows, cols);
-                Workloads.GaussianSingle(12, rows * cols, 1.0).CopyTo(weight.Gradient, 0);
-                return new ModelWorkload(model, [weight]);
-            }
-
-            default:
-                throw new ArgumentOutOfRangeException(nameof(model), model, "Unknown model.");
-        }
+            BenchModel.Mlp => new ModelWorkload(model, SyntheticWorkload.MlpWithGradients()),
+            BenchModel.Blocked8x1024 => new ModelWorkload(model, [SyntheticWorkload.Blocked8x1024()]),
+            _ => throw new ArgumentOutOfRangeException(nameof(model), model, "Unknown model."),
+        };
     }
 
     /// <summary>Options of a step that never refreshes after the first (roots computed at step 1, then kept).</summary>

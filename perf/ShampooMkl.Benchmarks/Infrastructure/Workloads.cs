@@ -1,32 +1,17 @@
 using ShampooMkl.Linalg;
 using ShampooMkl.Memory;
+using ShampooMkl.Synthetic;
 
 namespace ShampooMkl.Benchmarks.Infrastructure;
 
 /// <summary>Seeded synthetic inputs, identical in every run and on every machine.</summary>
 internal static class Workloads
 {
-    /// <summary>N(0, σ²) samples by Box–Muller over <see cref="Random(int)"/>, whose seeded sequence .NET keeps stable.</summary>
-    public static double[] Gaussian(int seed, int count, double sigma = 1.0)
-    {
-        var random = new Random(seed);
-        var values = new double[count];
-        for (var i = 0; i < count; i += 2)
-        {
-            var radius = sigma * Math.Sqrt(-2 * Math.Log(1 - random.NextDouble()));
-            var angle = 2 * Math.PI * random.NextDouble();
-            values[i] = radius * Math.Cos(angle);
-            if (i + 1 < count)
-            {
-                values[i + 1] = radius * Math.Sin(angle);
-            }
-        }
+    /// <summary>N(0, σ²) samples (<see cref="SyntheticWorkload.Gaussian"/>).</summary>
+    public static double[] Gaussian(int seed, int count, double sigma = 1.0) => SyntheticWorkload.Gaussian(seed, count, sigma);
 
-        return values;
-    }
-
-    public static float[] GaussianSingle(int seed, int count, double sigma = 1.0) =>
-        Array.ConvertAll(Gaussian(seed, count, sigma), x => (float)x);
+    /// <summary>N(0, σ²) samples rounded to fp32.</summary>
+    public static float[] GaussianSingle(int seed, int count, double sigma = 1.0) => SyntheticWorkload.GaussianSingle(seed, count, sigma);
 
     /// <summary>A Shampoo-like statistic: X·Xᵀ/(2n) + δ·I with X n×2n Gaussian.</summary>
     /// <remarks>The Marchenko–Pastur spectrum of ratio ½ lies in [0.086, 2.91], so κ ≈ 34 (with δ = 10⁻³): a factor after

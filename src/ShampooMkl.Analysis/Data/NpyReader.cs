@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 
@@ -16,6 +17,38 @@ public sealed record NpyArray(int[] Shape, double[] Data, string DType)
     public string ShapeText => NpyFormat.FormatShape(Shape);
 }
 
+/// <summary>An array read from a NumPy <c>.npy</c> file in its stored precision: exactly one of <see cref="Single"/> and
+/// <see cref="Double"/> is set (fp32 files stay fp32, half the memory of <see cref="NpyArray"/>'s widening).</summary>
+/// <param name="Shape">C-order dimensions; empty for a 0-d scalar.</param>
+/// <param name="DType">The file's dtype descriptor, <c>&lt;f4</c> or <c>&lt;f8</c>.</param>
+/// <param name="Single">The elements of a <c>&lt;f4</c> file in C order, else null.</param>
+/// <param name="Double">The elements of a <c>&lt;f8</c> file in C order, else null.</param>
+public sealed record NpyStoredArray(int[] Shape, string DType, float[]? Single, double[]? Double)
+{
+    /// <summary>Number of elements.</summary>
+    public long Length => Single?.LongLength ?? Double!.LongLength;
+
+    /// <summary>The shape in Python tuple syntax.</summary>
+    public string ShapeText => NpyFormat.FormatShape(Shape);
+
+    /// <summary>The elements widened to fp64 (the stored array itself for a <c>&lt;f8</c> file).</summary>
+    public double[] ToDouble()
+    {
+        if (Double is not null)
+        {
+            return Double;
+        }
+
+        var widened = new double[Single!.Length];
+        for (var i = 0; i < widened.Length; i++)
+        {
+            widened[i] = Single[i];
+        }
+
+        return widened;
+    }
+}
+
 /// <summary>Reads NumPy <c>.npy</c> files so gradients dumped from PyTorch/JAX runs can be analysed here.</summary>
 /// <remarks>
 /// Format: magic <c>\x93NUMPY</c>, major and minor version bytes, a little-endian header length
@@ -26,12 +59,21 @@ public sealed record NpyArray(int[] Shape, double[] Data, string DType)
 /// </remarks>
 public static class NpyReader
 {
-    public static NpyArray Read(string path)
+    /// <summary>Reads the one array of the file at <paramref name="path"/>, widened to fp64.</summary>
+    /// <exception cref="InvalidDataException">Not a .npy, an unsupported dtype or order, or a truncated file; the message names the file.</exception>
+    public static NpyArray Read(string path) => Widen(ReadStored(path));
+
+    /// <summary>Reads one array, widened to fp64, and leaves the stream just after it (several <c>np.save</c> calls may share a file).</summary>
+    public static NpyArray Read(Stream stream) => Widen(ReadStored(stream));
+
+    /// <summary>Reads the one array of the file at <paramref name="path"/> in its stored precision (for large gradient files).</summary>
+    /// <exception cref="InvalidDataException">Not a .npy, an unsupported dtype or order, or a truncated file; the message names the file.</exception>
+    public static NpyStoredArray ReadStored(string path)
     {
         using FileStream stream = File.OpenRead(path);
         try
         {
-            return Read(stream);
+            return ReadStored(stream);
         }
         catch (InvalidDataException ex)
         {
@@ -39,49 +81,44 @@ public static class NpyReader
         }
     }
 
-    /// <summary>Reads one array and leaves the stream just after it (several <c>np.save</c> calls may share a file).</summary>
-    public static NpyArray Read(Stream stream)
+    /// <summary>Reads one array in its stored precision and leaves the stream just after it.</summary>
+    public static NpyStoredArray ReadStored(Stream stream)
     {
         ArgumentNullException.ThrowIfNull(stream);
         NpyHeader header = ReadHeader(stream);
         long count = NpyFormat.ElementCount(header.Shape);
-        long expectedBytes = count * header.ItemSize;
-        var data = new double[count];
-
-        // Work in chunks: spans are int-length, and float32 needs a staging buffer anyway.
-        const int chunkElements = 1 << 16;
-        byte[]? staging = header.ItemSize == sizeof(float) ? new byte[chunkElements * sizeof(float)] : null;
-        long done = 0;
-        while (done < count)
+        if (header.ItemSize == sizeof(float))
         {
-            int elements = (int)Math.Min(chunkElements, count - done);
-            Span<double> destination = data.AsSpan((int)done, elements);
-            if (staging is null)
-            {
-                Span<byte> bytes = MemoryMarshal.AsBytes(destination);
-                ThrowIfShort(expectedBytes, done * sizeof(double), bytes.Length, ReadFully(stream, bytes));
-                if (!BitConverter.IsLittleEndian)
-                {
-                    for (int i = 0; i < elements; i++)
-                    {
-                        destination[i] = BinaryPrimitives.ReadDoubleLittleEndian(bytes.Slice(i * sizeof(double), sizeof(double)));
-                    }
-                }
-            }
-            else
-            {
-                Span<byte> bytes = staging.AsSpan(0, elements * sizeof(float));
-                ThrowIfShort(expectedBytes, done * sizeof(float), bytes.Length, ReadFully(stream, bytes));
-                for (int i = 0; i < elements; i++)
-                {
-                    destination[i] = BinaryPrimitives.ReadSingleLittleEndian(bytes.Slice(i * sizeof(float), sizeof(float)));
-                }
-            }
-
-            done += elements;
+            var single = new float[count];
+            ReadElements<float>(stream, single, count * sizeof(float));
+            return new NpyStoredArray(header.Shape, header.DType, single, null);
         }
 
-        return new NpyArray(header.Shape, data, header.DType);
+        var values = new double[count];
+        ReadElements<double>(stream, values, count * sizeof(double));
+        return new NpyStoredArray(header.Shape, header.DType, null, values);
+    }
+
+    private static NpyArray Widen(NpyStoredArray array) => new(array.Shape, array.ToDouble(), array.DType);
+
+    // Chunks keep every byte span int-length (a large fp64 array has more than 2³¹ bytes); the data is little-endian.
+    private static void ReadElements<T>(Stream stream, T[] target, long expectedBytes) where T : unmanaged
+    {
+        const int chunkElements = 1 << 16;
+        var size = Unsafe.SizeOf<T>();
+        for (long done = 0; done < target.Length; done += chunkElements)
+        {
+            int elements = (int)Math.Min(chunkElements, target.Length - done);
+            Span<byte> bytes = MemoryMarshal.AsBytes(target.AsSpan((int)done, elements));
+            ThrowIfShort(expectedBytes, done * size, bytes.Length, ReadFully(stream, bytes));
+            if (!BitConverter.IsLittleEndian)
+            {
+                for (int i = 0; i < elements; i++)
+                {
+                    bytes.Slice(i * size, size).Reverse();
+                }
+            }
+        }
     }
 
     /// <summary>

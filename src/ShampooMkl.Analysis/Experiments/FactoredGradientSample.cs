@@ -15,13 +15,14 @@ namespace ShampooMkl.Analysis.Experiments;
 /// expected-batch estimator. Weights follow <see cref="GradientSample{T}"/> — relative, divided by their sum — and
 /// cover the rank-one gradients first, then the dense ones.
 /// </remarks>
-public sealed class FactoredGradientSample
+public sealed class FactoredGradientSample : IKroneckerSample
 {
     private readonly double[] deltas;
     private readonly double[] inputs;
     private readonly int[]? exampleOf;
     private readonly double[] dense;
     private readonly double[] weights;
+    private FactoredKronecker.Workspace? workspace;
 
     /// <summary>Wraps the factors and dense gradients (not copied; keep them unchanged while the sample is in use).</summary>
     /// <param name="deltas">count×m, row k is δₖ.</param>
@@ -99,7 +100,7 @@ public sealed class FactoredGradientSample
         this.inputs = inputs;
         this.exampleOf = exampleOf;
         this.dense = dense;
-        this.weights = GradientSample<double>.NormalizeWeights(weights, count + denseCount);
+        this.weights = SampleWeights.Normalize(weights, count + denseCount);
         Count = count;
         DenseCount = denseCount;
         Rows = rows;
@@ -169,4 +170,19 @@ public sealed class FactoredGradientSample
         dense.CopyTo(stack, Count * size);
         return new GradientSample<double>(stack, total, Rows, Cols, weights);
     }
+
+    /// <inheritdoc />
+    void IKroneckerSample.Apply(ReadOnlySpan<double> a, ReadOnlySpan<double> b, Span<double> nextA, Span<double> nextB, BlasBackend? blas) =>
+        FactoredKronecker.Apply(this, a, b, nextA, nextB, blas);
+
+    /// <inheritdoc />
+    double IKroneckerSample.InnerProduct(ReadOnlySpan<double> a, ReadOnlySpan<double> b, BlasBackend? blas) =>
+        FactoredKronecker.InnerProduct(this, a, b, blas);
+
+    /// <summary>The scratch buffers of a power-iteration pass, reused across passes (a run would otherwise fill the
+    /// large-object heap); a concurrent second caller gets fresh ones.</summary>
+    internal FactoredKronecker.Workspace TakeWorkspace() => Interlocked.Exchange(ref workspace, null) ?? new FactoredKronecker.Workspace(this);
+
+    /// <summary>Hands the buffers back for the next pass.</summary>
+    internal void ReturnWorkspace(FactoredKronecker.Workspace buffers) => workspace = buffers;
 }

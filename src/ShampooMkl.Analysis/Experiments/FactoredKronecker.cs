@@ -70,92 +70,78 @@ public static class FactoredKronecker
         ArgumentNullException.ThrowIfNull(sample);
         ArgumentNullException.ThrowIfNull(approximation);
         CheckShape(sample, approximation);
-        var lib = blas ?? BlasBackend.Default;
-        var deltaForms = QuadraticForms(sample.Deltas, sample.Count, sample.Rows, approximation.A, lib);
-        var inputForms = QuadraticForms(sample.Inputs, sample.Examples, sample.Cols, approximation.B, lib);
-        return RankOneInner(sample, deltaForms, inputForms) + DensePass(sample, approximation.A, approximation.B, null, null, lib);
+        return InnerProduct(sample, approximation.A, approximation.B, blas);
     }
 
     /// <summary>cos(H, A⊗B) = ⟨H, A⊗B⟩ / (‖H‖_F ‖A‖_F ‖B‖_F), given ‖H‖_F from <see cref="HNorm"/>.</summary>
     public static double Cosine(FactoredGradientSample sample, KroneckerPair approximation, double hNorm, BlasBackend? blas = null) =>
         KroneckerSimilarity.Cosine(InnerProduct(sample, approximation, blas), hNorm, approximation);
 
-    /// <summary>argmin ‖H − A⊗B‖_F by the library's power iteration (same start, update, normalisation and stopping rule).</summary>
+    /// <summary>argmin ‖H − A⊗B‖_F by the library's power iteration (<see cref="OptimalKroneckerApproximation"/>) on this sample's products.</summary>
     /// <exception cref="ArgumentException">Options out of range or a start pair of the wrong shape.</exception>
     /// <exception cref="InvalidOperationException">H is zero or annihilates an iterate.</exception>
-    public static OptimalKroneckerResult Optimal(FactoredGradientSample sample, PowerIterationOptions? options = null, BlasBackend? blas = null)
+    public static OptimalKroneckerResult Optimal(FactoredGradientSample sample, PowerIterationOptions? options = null, BlasBackend? blas = null) =>
+        OptimalKroneckerApproximation.Compute((IKroneckerSample)sample, options, blas);
+
+    /// <summary>One power-iteration pass: nextA ← Σ wₖ (aₖᵀBaₖ) δₖδₖᵀ + Σ wⱼ Dⱼ B Dⱼᵀ and nextB ← Σ wₖ (δₖᵀAδₖ) aₖaₖᵀ + Σ wⱼ Dⱼᵀ A Dⱼ,
+    /// both from the given pair and symmetrised (<see cref="IKroneckerSample.Apply"/>).</summary>
+    internal static void Apply(FactoredGradientSample sample, ReadOnlySpan<double> a, ReadOnlySpan<double> b, Span<double> nextA, Span<double> nextB,
+        BlasBackend? blas)
     {
         ArgumentNullException.ThrowIfNull(sample);
-        options ??= new PowerIterationOptions();
-        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxIterations, 1, nameof(options.MaxIterations));
-        if (!(options.Tolerance >= 0))
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), options.Tolerance, "The tolerance must be non-negative.");
-        }
-
-        var lib = blas ?? BlasBackend.Default;
         int m = sample.Rows, n = sample.Cols;
-        double[] a, b;
-        if (options.Start is { } start)
+        CheckLengths(sample, a, b);
+        CheckLengths(sample, nextA, nextB);
+        var lib = blas ?? BlasBackend.Default;
+        var work = sample.TakeWorkspace();
+        try
         {
-            CheckShape(sample, start);
-            a = (double[])start.A.Clone();
-            b = (double[])start.B.Clone();
-        }
-        else
-        {
-            a = Identity(m);
-            b = Identity(n);
-        }
-
-        Normalize(a, "A₀");
-        Normalize(b, "B₀");
-        var history = new List<double>(options.MaxIterations);
-        var change = double.PositiveInfinity;
-        var converged = false;
-        var leftCoefficients = new double[sample.Count];
-        var rightCoefficients = new double[sample.Examples];
-
-        // One scratch buffer for every per-row product of a pass: long runs would otherwise fill the large-object heap.
-        var scratch = new double[Math.Max((long)sample.Count * m, (long)sample.Examples * n)];
-        var denseScratch = (new double[(long)sample.DenseCount * m * n], new double[(long)sample.DenseCount * m * n]);
-        var nextA = new double[m * m];
-        var nextB = new double[n * n];
-        for (var t = 1; t <= options.MaxIterations; t++)
-        {
-            // Both updates read the previous pair, as in the library: from (I, I) the first pass is Shampoo²'s (L, R).
-            var deltaForms = QuadraticForms(sample.Deltas, sample.Count, m, a, lib, scratch);
-            var inputForms = QuadraticForms(sample.Inputs, sample.Examples, n, b, lib, scratch);
-            Array.Clear(rightCoefficients);
+            var deltaForms = QuadraticForms(sample.Deltas, sample.Count, m, a, lib, work.Scratch);
+            var inputForms = QuadraticForms(sample.Inputs, sample.Examples, n, b, lib, work.Scratch);
+            Array.Clear(work.RightCoefficients);
             for (var k = 0; k < sample.Count; k++)
             {
                 var e = sample.ExampleOf(k);
-                leftCoefficients[k] = sample.Weights[k] * inputForms[e];
-                rightCoefficients[e] += sample.Weights[k] * deltaForms[k];
+                work.LeftCoefficients[k] = sample.Weights[k] * inputForms[e];
+                work.RightCoefficients[e] += sample.Weights[k] * deltaForms[k];
             }
 
-            WeightedGram(sample.Deltas, sample.Count, m, leftCoefficients, nextA, lib, scratch);
-            WeightedGram(sample.Inputs, sample.Examples, n, rightCoefficients, nextB, lib, scratch);
-            var previousInner = RankOneInner(sample, deltaForms, inputForms) + DensePass(sample, a, b, nextA, nextB, lib, denseScratch);
+            WeightedGram(sample.Deltas, sample.Count, m, work.LeftCoefficients, nextA, lib, work.Scratch);
+            WeightedGram(sample.Inputs, sample.Examples, n, work.RightCoefficients, nextB, lib, work.Scratch);
+            DensePass(sample, a, b, nextA, nextB, lib, (work.DenseRight, work.DenseLeft));
             Symmetrize(nextA, m);
             Symmetrize(nextB, n);
-            Normalize(nextA, "R(H)·vec(B)");
-            Normalize(nextB, "R(H)ᵀ·vec(A)");
-            change = TensorPrimitives.Distance<double>(nextA, a) + TensorPrimitives.Distance<double>(nextB, b);
-            (a, nextA) = (nextA, a);
-            (b, nextB) = (nextB, b);
-            history.Add(change);
-            options.Progress?.Invoke(new PowerIterationStep(t, change, previousInner));
-            if (change <= options.Tolerance)
-            {
-                converged = true;
-                break;
-            }
         }
+        finally
+        {
+            sample.ReturnWorkspace(work);
+        }
+    }
 
-        var unit = new KroneckerPair(a, m, b, n);
-        var scale = InnerProduct(sample, unit, lib);
-        return new OptimalKroneckerResult(unit, scale, history.Count, change, converged, [.. history]);
+    /// <summary>⟨H, A⊗B⟩_F for row-major A (m×m) and B (n×n) (<see cref="IKroneckerSample.InnerProduct"/>).</summary>
+    internal static double InnerProduct(FactoredGradientSample sample, ReadOnlySpan<double> a, ReadOnlySpan<double> b, BlasBackend? blas)
+    {
+        ArgumentNullException.ThrowIfNull(sample);
+        CheckLengths(sample, a, b);
+        var lib = blas ?? BlasBackend.Default;
+        var deltaForms = QuadraticForms(sample.Deltas, sample.Count, sample.Rows, a, lib);
+        var inputForms = QuadraticForms(sample.Inputs, sample.Examples, sample.Cols, b, lib);
+        return RankOneInner(sample, deltaForms, inputForms) + DensePass(sample, a, b, default, default, lib);
+    }
+
+    /// <summary>The scratch buffers of one pass over a sample.</summary>
+    internal sealed class Workspace(FactoredGradientSample sample)
+    {
+        /// <summary>Every per-row product of a pass (rows × order, either side).</summary>
+        public double[] Scratch { get; } = new double[Math.Max((long)sample.Count * sample.Rows, (long)sample.Examples * sample.Cols)];
+
+        public double[] DenseRight { get; } = new double[(long)sample.DenseCount * sample.Rows * sample.Cols];
+
+        public double[] DenseLeft { get; } = new double[(long)sample.DenseCount * sample.Rows * sample.Cols];
+
+        public double[] LeftCoefficients { get; } = new double[sample.Count];
+
+        public double[] RightCoefficients { get; } = new double[sample.Examples];
     }
 
     /// <summary>Σₖₗ wₖwₗ (δₖᵀδₗ)² (aₖᵀaₗ)² over the rank-one gradients, by row blocks of the δ Gram's upper triangle.</summary>
@@ -264,9 +250,9 @@ public static class FactoredKronecker
     }
 
     /// <summary>The dense gradients' share of one pass: returns Σ wⱼ⟨A Dⱼ, Dⱼ B⟩ and, when targets are given, adds
-    /// Σ wⱼ Dⱼ B Dⱼᵀ to <paramref name="nextA"/> and Σ wⱼ Dⱼᵀ A Dⱼ to <paramref name="nextB"/>.</summary>
-    private static double DensePass(FactoredGradientSample sample, double[] a, double[] b, double[]? nextA, double[]? nextB, BlasBackend lib,
-        (double[] Right, double[] Left)? scratch = null)
+    /// Σ wⱼ Dⱼ B Dⱼᵀ to <paramref name="nextA"/> and Σ wⱼ Dⱼᵀ A Dⱼ to <paramref name="nextB"/> (empty: only the inner product).</summary>
+    private static double DensePass(FactoredGradientSample sample, ReadOnlySpan<double> a, ReadOnlySpan<double> b, Span<double> nextA, Span<double> nextB,
+        BlasBackend lib, (double[] Right, double[] Left)? scratch = null)
     {
         var count = sample.DenseCount;
         if (count == 0)
@@ -288,14 +274,14 @@ public static class FactoredKronecker
             var target = new MatrixView<double>(left.AsSpan(j * size, size), m, n);
             MatrixProduct.Multiply(new ReadOnlyMatrixView<double>(a, m, m), false, DenseView(sample, j), false, target, w, 0.0, lib);
             inner += TensorPrimitives.Dot(left.AsSpan(j * size, size), right.AsSpan(j * size, size));
-            if (nextA is not null)
+            if (!nextA.IsEmpty)
             {
                 MatrixProduct.Multiply(new ReadOnlyMatrixView<double>(right.AsSpan(j * size, size), m, n), false, DenseView(sample, j), true,
                     new MatrixView<double>(nextA, m, m), w, 1.0, lib);
             }
         }
 
-        if (nextB is not null)
+        if (!nextB.IsEmpty)
         {
             MatrixProduct.Multiply(stack, true, new ReadOnlyMatrixView<double>(left, count * m, n), false, new MatrixView<double>(nextB, n, n), 1.0, 1.0, lib);
         }
@@ -311,11 +297,11 @@ public static class FactoredKronecker
 
     /// <summary>result ← Xᵀ diag(c) X (d×d): one syrk on rows scaled by √cᵢ when every cᵢ ≥ 0 (always, for PSD iterates),
     /// otherwise one gemm (a start pair need not be PSD). <paramref name="scratch"/> holds at least count·d values.</summary>
-    private static void WeightedGram(ReadOnlySpan<double> rows, int count, int d, ReadOnlySpan<double> coefficients, double[] result, BlasBackend blas, double[]? scratch = null)
+    private static void WeightedGram(ReadOnlySpan<double> rows, int count, int d, ReadOnlySpan<double> coefficients, Span<double> result, BlasBackend blas, double[]? scratch = null)
     {
         if (count == 0)
         {
-            Array.Clear(result);
+            result.Clear();
             return;
         }
 
@@ -345,7 +331,7 @@ public static class FactoredKronecker
     }
 
     /// <summary>xᵢᵀ M xᵢ for every row: one gemm X·M, then row dot products. <paramref name="scratch"/> holds at least count·d values.</summary>
-    private static double[] QuadraticForms(ReadOnlySpan<double> rows, int count, int d, double[] matrix, BlasBackend blas, double[]? scratch = null)
+    private static double[] QuadraticForms(ReadOnlySpan<double> rows, int count, int d, ReadOnlySpan<double> matrix, BlasBackend blas, double[]? scratch = null)
     {
         var forms = new double[count];
         if (count == 0)
@@ -388,6 +374,15 @@ public static class FactoredKronecker
         return norms;
     }
 
+    private static void CheckLengths(FactoredGradientSample sample, ReadOnlySpan<double> a, ReadOnlySpan<double> b)
+    {
+        int m = sample.Rows, n = sample.Cols;
+        if (a.Length != m * m || b.Length != n * n)
+        {
+            throw new ArgumentException($"For {m}×{n} gradients A must hold {m * m} values and B {n * n}; got {a.Length} and {b.Length}.");
+        }
+    }
+
     private static void CheckShape(FactoredGradientSample sample, KroneckerPair pair)
     {
         if (pair.Rows != sample.Rows || pair.Cols != sample.Cols)
@@ -396,30 +391,8 @@ public static class FactoredKronecker
         }
     }
 
-    private static double[] Identity(int order)
-    {
-        var matrix = new double[order * order];
-        for (var i = 0; i < order; i++)
-        {
-            matrix[(i * order) + i] = 1;
-        }
-
-        return matrix;
-    }
-
-    private static void Normalize(double[] matrix, string what)
-    {
-        var norm = TensorPrimitives.Norm<double>(matrix);
-        if (!(norm > 0) || !double.IsFinite(norm))
-        {
-            throw new InvalidOperationException($"{what} has Frobenius norm {norm}: H is zero or annihilates the iterate, so it has no Kronecker direction.");
-        }
-
-        TensorPrimitives.Multiply(matrix, 1 / norm, matrix);
-    }
-
     // gemm's two halves of a symmetric product can differ in the last bit; later eigendecompositions assume exact symmetry.
-    private static void Symmetrize(double[] c, int d)
+    private static void Symmetrize(Span<double> c, int d)
     {
         for (var i = 0; i < d; i++)
         {

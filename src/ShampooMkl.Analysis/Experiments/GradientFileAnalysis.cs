@@ -60,11 +60,11 @@ public static class GradientFileAnalysis
     /// <exception cref="IOException">A file cannot be read.</exception>
     public static GradientFileMetrics Analyze(string gradientsPath, string? weightsPath, PowerIterationOptions? options = null, BlasBackend? blas = null)
     {
-        var gradients = NpyGradientFile.Read(gradientsPath);
+        var gradients = NpyReader.ReadStored(gradientsPath);
         if (gradients.Shape.Length != 3 || gradients.Shape.Any(d => d == 0))
         {
             throw new InvalidDataException(
-                $"'{gradientsPath}' holds an array of shape {NpyFormat.FormatShape(gradients.Shape)}; per-example gradients must be a non-empty " +
+                $"'{gradientsPath}' holds an array of shape {gradients.ShapeText}; per-example gradients must be a non-empty " +
                 "3-D array of shape (N, m, n): N gradients of an m×n weight.");
         }
 
@@ -72,13 +72,13 @@ public static class GradientFileAnalysis
         double[] weights = [];
         if (weightsPath is not null)
         {
-            var array = NpyGradientFile.Read(weightsPath);
+            var array = NpyReader.ReadStored(weightsPath);
             if (array.Shape.Length != 1 || array.Shape[0] != count)
             {
-                throw new InvalidDataException($"'{weightsPath}' holds an array of shape {NpyFormat.FormatShape(array.Shape)}; the weights must be a 1-D array of {count} values, one per gradient.");
+                throw new InvalidDataException($"'{weightsPath}' holds an array of shape {array.ShapeText}; the weights must be a 1-D array of {count} values, one per gradient.");
             }
 
-            weights = array.Double ?? array.Single!.Select(w => (double)w).ToArray();
+            weights = array.ToDouble();
         }
 
         try

@@ -183,50 +183,31 @@ public static class HessianTracking
 
         var clock = Stopwatch.StartNew();
         var measurements = new List<HessianMeasurement>(measureAt.Count);
-        var features = train.Features;
         var batch = settings.BatchSize;
-        var inputs = new float[batch * features];
-        var batchLabels = new byte[batch];
-        var order = new int[train.Count];
-        var epoch = 0;
-        var position = train.Count;
-        for (var step = 0; ; step++)
+        void Measure(int step)
         {
-            if (measureAt.Contains(step))
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                observer?.OnMeasuring(step);
-                var sampler = new Random(EpochOrder.EpochSeed(settings.Seed ^ LabelSeedSalt, step));
-                var estimates = HessianEstimates.Collect(model, settings.Layer, images, labels, settings.Examples, sampler);
-                var measurement = HessianExperiment.Measure(estimates, batch, options, step);
-                measurements.Add(measurement);
-                observer?.OnMeasured(measurement);
-            }
-
-            if (step == settings.Steps)
-            {
-                break;
-            }
-
             cancellationToken.ThrowIfCancellationRequested();
-
-            // Epochs are visited in EpochOrder, as the trainer does; a short last batch is skipped so every step has B examples.
-            if (position + batch > train.Count)
-            {
-                epoch++;
-                EpochOrder.Fill(order, settings.Seed, epoch);
-                position = 0;
-            }
-
-            var size = Math.Min(batch, train.Count);
-            Gather(train, order.AsSpan(position, size), inputs, batchLabels);
-            position += size;
-            var loss = model.ForwardBackward(inputs.AsSpan(0, size * features), batchLabels.AsSpan(0, size), size);
-            optimizer.Step();
-            observer?.OnStep(step + 1, loss);
+            observer?.OnMeasuring(step);
+            var sampler = new Random(EpochOrder.EpochSeed(settings.Seed ^ LabelSeedSalt, step));
+            var estimates = HessianEstimates.Collect(model, settings.Layer, images, labels, settings.Examples, sampler);
+            var measurement = HessianExperiment.Measure(estimates, batch, options, step);
+            measurements.Add(measurement);
+            observer?.OnMeasured(measurement);
         }
 
-        var (backend, threads) = DescribeBlas();
+        // The trainer's loop in its epoch order; a short last batch is skipped so every step has B examples.
+        Measure(0);
+        var trainer = new Trainer(model, optimizer, new TrainerOptions { BatchSize = batch, Seed = settings.Seed });
+        trainer.TrainSteps(train, settings.Steps, (step, loss) =>
+        {
+            observer?.OnStep(step, loss);
+            if (measureAt.Contains(step))
+            {
+                Measure(step);
+            }
+        }, cancellationToken);
+
+        var (backend, threads) = Trainer.DescribeBlas();
         return new HessianReport
         {
             Model = ModelFactory.Name(settings.Model),
@@ -273,29 +254,5 @@ public static class HessianTracking
         var order = MnistDataset.ShuffledIndices(train.Count, seed);
         var subset = train.Select(order.AsSpan(0, count));
         return (subset.Images, subset.Labels);
-    }
-
-    private static void Gather(LabeledImages data, ReadOnlySpan<int> indices, Span<float> inputs, Span<byte> labels)
-    {
-        var features = data.Features;
-        for (var k = 0; k < indices.Length; k++)
-        {
-            data.Image(indices[k]).CopyTo(inputs.Slice(k * features, features));
-            labels[k] = data.Labels[indices[k]];
-        }
-    }
-
-    private static (string? Backend, int Threads) DescribeBlas()
-    {
-        // A finished run's report must not fail because the backend description does.
-        try
-        {
-            var blas = BlasBackend.Default;
-            return ($"{blas.Kind} {blas.Version}", blas.MaxThreads);
-        }
-        catch (NativeLoadException)
-        {
-            return (null, 0);
-        }
     }
 }

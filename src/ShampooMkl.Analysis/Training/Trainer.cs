@@ -95,44 +95,28 @@ public sealed class Trainer
             resumedAfter = records.Count;
         }
 
-        var batch = options.BatchSize;
-        var stepsPerEpoch = (train.Count + batch - 1) / batch;
-        var features = model.InputFeatures;
-        var inputs = new float[batch * features];
-        var labels = new byte[batch];
-        var order = new int[train.Count];
+        var stepsPerEpoch = StepsPerEpoch(train.Count, dropLast: false);
+        var batches = new BatchBuffers(options.BatchSize, model.InputFeatures, train.Count);
         observer?.OnRunStarted(resumedAfter + 1, options.Epochs, stepsPerEpoch);
         double? lastAccuracy = records.Count == 0 ? null : records[^1].TestAccuracy;
 
         for (var epoch = resumedAfter + 1; epoch <= options.Epochs; epoch++)
         {
-            EpochOrder.Fill(order, options.Seed, epoch);
             var refreshBefore = optimizer.Statistics.RefreshTime;
             var skippedBefore = optimizer.Statistics.SkippedSteps;
             var lossSum = 0.0;
-            var optimizerTicks = 0L;
             var clock = Stopwatch.StartNew();
-            for (var step = 0; step < stepsPerEpoch; step++)
+            var optimizerTicks = RunEpoch(train, batches, reducer, epoch, stepsPerEpoch, (step, loss) =>
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                var start = step * batch;
-                var size = Math.Min(batch, train.Count - start);
-                Gather(train, order.AsSpan(start, size), inputs, labels);
-                var loss = reducer is null
-                    ? model.ForwardBackward(inputs.AsSpan(0, size * features), labels.AsSpan(0, size), size)
-                    : ForwardBackwardShare(ranks!, reducer, inputs, labels, size);
-                var stepStarted = Stopwatch.GetTimestamp();
-                optimizer.Step();
-                optimizerTicks += Stopwatch.GetTimestamp() - stepStarted;
                 lossSum += loss;
                 if (observer is not null)
                 {
                     var seconds = clock.Elapsed.TotalSeconds;
                     observer.OnStep(new TrainingProgress(
-                        epoch, options.Epochs, step + 1, stepsPerEpoch, loss, lossSum / (step + 1),
-                        seconds > 0 ? (step + 1) / seconds : 0, lastAccuracy));
+                        epoch, options.Epochs, step, stepsPerEpoch, loss, lossSum / step,
+                        seconds > 0 ? step / seconds : 0, lastAccuracy));
                 }
-            }
+            }, cancellationToken);
 
             clock.Stop();
             var evaluation = Stopwatch.StartNew();
@@ -193,6 +177,72 @@ public sealed class Trainer
         };
     }
 
+    /// <summary>Takes <paramref name="steps"/> optimizer steps on full batches in the trainer's epoch order, without
+    /// evaluation, checkpoints or <see cref="TrainerOptions.Epochs"/>: epoch e visits the ⌊N/B⌋ full batches of
+    /// <see cref="EpochOrder"/>(seed, e) (one batch of all N examples when N &lt; B) and drops the short rest, so every
+    /// step sees the same number of examples. Epochs continue as needed (e = 1, 2, …).</summary>
+    /// <param name="train">Training examples; their features must match the model's input.</param>
+    /// <param name="steps">Optimizer steps to take (0: none).</param>
+    /// <param name="afterStep">Called after every step with the step number (1-based, counted over the whole call) and the mini-batch loss; may be null.</param>
+    /// <param name="cancellationToken">Checked before every step.</param>
+    /// <exception cref="ArgumentException">The data set's features do not match the model, or it is empty.</exception>
+    public void TrainSteps(LabeledImages train, int steps, Action<int, float>? afterStep = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentOutOfRangeException.ThrowIfNegative(steps);
+        CheckFeatures(train, nameof(train));
+        if (train.Count == 0)
+        {
+            throw new ArgumentException("The training set must not be empty.", nameof(train));
+        }
+
+        var ranks = options.Communicator is { Size: > 1 } communicator ? communicator : null;
+        var reducer = ranks is null ? null : new DataParallelGradients(ranks, model.Parameters);
+        var stepsPerEpoch = StepsPerEpoch(train.Count, dropLast: true);
+        var batches = new BatchBuffers(options.BatchSize, model.InputFeatures, train.Count);
+        var done = 0;
+        for (var epoch = 1; done < steps; epoch++)
+        {
+            RunEpoch(train, batches, reducer, epoch, Math.Min(stepsPerEpoch, steps - done), (_, loss) =>
+            {
+                done++;
+                afterStep?.Invoke(done, loss);
+            }, cancellationToken);
+        }
+    }
+
+    /// <summary>The batches of an epoch: ⌈N/B⌉ with a short last one, or ⌊N/B⌋ full ones (at least one) when <paramref name="dropLast"/>.</summary>
+    private int StepsPerEpoch(int count, bool dropLast) =>
+        dropLast ? Math.Max(1, count / options.BatchSize) : (count + options.BatchSize - 1) / options.BatchSize;
+
+    /// <summary>The shared loop: the first <paramref name="steps"/> batches of epoch <paramref name="epoch"/>'s order, each gathered,
+    /// run forward and backward (averaged over the ranks when distributed) and stepped; <paramref name="afterStep"/> gets the
+    /// 1-based step within the epoch and the loss. Returns the ticks spent in <see cref="IOptimizer.Step"/>.</summary>
+    private long RunEpoch(LabeledImages train, BatchBuffers batches, DataParallelGradients? reducer, int epoch, int steps,
+        Action<int, float> afterStep, CancellationToken cancellationToken)
+    {
+        var batch = options.BatchSize;
+        var features = model.InputFeatures;
+        EpochOrder.Fill(batches.Order, options.Seed, epoch);
+        var optimizerTicks = 0L;
+        for (var step = 0; step < steps; step++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var start = step * batch;
+            var size = Math.Min(batch, train.Count - start);
+            Gather(train, batches.Order.AsSpan(start, size), batches.Inputs, batches.Labels);
+            var loss = reducer is null
+                ? model.ForwardBackward(batches.Inputs.AsSpan(0, size * features), batches.Labels.AsSpan(0, size), size)
+                : ForwardBackwardShare(options.Communicator!, reducer, batches.Inputs, batches.Labels, size);
+            var stepStarted = Stopwatch.GetTimestamp();
+            optimizer.Step();
+            optimizerTicks += Stopwatch.GetTimestamp() - stepStarted;
+            afterStep(step + 1, loss);
+        }
+
+        return optimizerTicks;
+    }
+
     /// <summary>This rank's share of the batch forward and backward, then the gradients and loss averaged over the ranks.</summary>
     private float ForwardBackwardShare(ICommunicator ranks, DataParallelGradients reducer, float[] inputs, byte[] labels, int size)
     {
@@ -212,6 +262,16 @@ public sealed class Trainer
         }
 
         return (float)reducer.AllReduceMean(count, size, local);
+    }
+
+    /// <summary>The reusable buffers of one batch and of an epoch's order.</summary>
+    private sealed class BatchBuffers(int batch, int features, int count)
+    {
+        public float[] Inputs { get; } = new float[batch * features];
+
+        public byte[] Labels { get; } = new byte[batch];
+
+        public int[] Order { get; } = new int[count];
     }
 
     private void CheckFeatures(LabeledImages data, string name)
@@ -237,7 +297,8 @@ public sealed class Trainer
     private string DescribeParameters() =>
         string.Join(";", model.Parameters.Select(p => $"{p.Name}[{string.Join("x", p.Shape)}]"));
 
-    private static (string? Backend, int Threads) DescribeBlas()
+    /// <summary>The backend and its thread count for a report; (null, 0) when no BLAS loads.</summary>
+    internal static (string? Backend, int Threads) DescribeBlas()
     {
         // Reporting must never fail a finished run, and an optimizer that never touched BLAS may run where none loads.
         try

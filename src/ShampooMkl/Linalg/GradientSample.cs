@@ -1,6 +1,7 @@
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using ShampooMkl.Memory;
+using ShampooMkl.Native;
 
 namespace ShampooMkl.Linalg;
 
@@ -14,7 +15,7 @@ namespace ShampooMkl.Linalg;
 /// alive and unchanged while the sample is in use. fp32 storage halves that memory; every consumer promotes to fp64
 /// chunk by chunk before accumulating.
 /// </remarks>
-public sealed class GradientSample<T> where T : unmanaged
+public sealed class GradientSample<T> : IKroneckerSample where T : unmanaged
 {
     private readonly ReadOnlyMemory<T> gradients;
     private readonly double[] weights;
@@ -49,7 +50,7 @@ public sealed class GradientSample<T> where T : unmanaged
         Count = count;
         Rows = rows;
         Cols = cols;
-        this.weights = NormalizeWeights(weights, count);
+        this.weights = SampleWeights.Normalize(weights, count);
         IsUniform = weights.IsEmpty;
     }
 
@@ -117,46 +118,21 @@ public sealed class GradientSample<T> where T : unmanaged
         return new GradientSample<double>(copy, Count, Rows, Cols, IsUniform ? default : weights);
     }
 
+    /// <inheritdoc />
+    void IKroneckerSample.Apply(ReadOnlySpan<double> a, ReadOnlySpan<double> b, Span<double> nextA, Span<double> nextB, BlasBackend? blas)
+    {
+        using var op = new RearrangementOperator<T>(this);
+        op.Apply(a, b, nextA, nextB, blas);
+    }
+
+    /// <inheritdoc />
+    double IKroneckerSample.InnerProduct(ReadOnlySpan<double> a, ReadOnlySpan<double> b, BlasBackend? blas)
+    {
+        using var op = new RearrangementOperator<T>(this);
+        return op.InnerProduct(a, b, blas);
+    }
+
     private static bool AllFinite(ReadOnlySpan<T> data) => typeof(T) == typeof(float)
         ? FiniteCheck.All(MemoryMarshal.Cast<T, float>(data))
         : FiniteCheck.All(MemoryMarshal.Cast<T, double>(data));
-
-    /// <summary>Validates relative weights and divides them by their sum; empty means uniform.</summary>
-    internal static double[] NormalizeWeights(ReadOnlySpan<double> weights, int count)
-    {
-        var result = new double[count];
-        if (weights.IsEmpty)
-        {
-            Array.Fill(result, 1.0 / count);
-            return result;
-        }
-
-        if (weights.Length != count)
-        {
-            throw new ArgumentException($"Expected {count} weights (one per gradient), got {weights.Length}.", nameof(weights));
-        }
-
-        var sum = 0.0;
-        foreach (var w in weights)
-        {
-            if (!(w >= 0) || double.IsInfinity(w))
-            {
-                throw new ArgumentException($"Weights must be finite and non-negative; found {w}.", nameof(weights));
-            }
-
-            sum += w;
-        }
-
-        if (!(sum > 0))
-        {
-            throw new ArgumentException("The weights sum to zero.", nameof(weights));
-        }
-
-        for (var i = 0; i < count; i++)
-        {
-            result[i] = weights[i] / sum;
-        }
-
-        return result;
-    }
 }

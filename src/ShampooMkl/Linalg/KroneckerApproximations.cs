@@ -7,8 +7,21 @@ namespace ShampooMkl.Linalg;
 /// <summary>Shampoo's statistics of a gradient sample: L = Σ wᵢ GᵢGᵢᵀ (m×m), R = Σ wᵢ GᵢᵀGᵢ (n×n), and Tr(H) = Tr(L) = Tr(R).</summary>
 public sealed class ShampooStatistics
 {
-    internal ShampooStatistics(double[] left, double[] right, int rows, int cols)
+    /// <summary>Wraps L (m×m) and R (n×n), e.g. computed from another representation of the gradients; not copied.</summary>
+    /// <param name="left">L, row-major, symmetric PSD.</param>
+    /// <param name="right">R, row-major, symmetric PSD.</param>
+    /// <param name="rows">m ≥ 1.</param>
+    /// <param name="cols">n ≥ 1.</param>
+    /// <exception cref="ArgumentException">A factor of the wrong size, with a NaN or infinite value, or not symmetric
+    /// (to 1e-12 of its norm).</exception>
+    public ShampooStatistics(double[] left, double[] right, int rows, int cols)
     {
+        ArgumentNullException.ThrowIfNull(left);
+        ArgumentNullException.ThrowIfNull(right);
+        ArgumentOutOfRangeException.ThrowIfLessThan(rows, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(cols, 1);
+        CheckFactor(left, rows, nameof(left));
+        CheckFactor(right, cols, nameof(right));
         L = left;
         R = right;
         Rows = rows;
@@ -30,6 +43,31 @@ public sealed class ShampooStatistics
 
     /// <summary>Tr(H) = E‖G‖²_F, taken as Tr(L).</summary>
     public double Trace { get; }
+
+    private static void CheckFactor(double[] x, int order, string name)
+    {
+        if (x.Length != (long)order * order)
+        {
+            throw new ArgumentException($"A {order}×{order} factor needs {(long)order * order} values; got {x.Length}.", name);
+        }
+
+        if (!FiniteCheck.All<double>(x))
+        {
+            throw new ArgumentException("The factor contains NaN or infinite values.", name);
+        }
+
+        var tolerance = 1e-12 * TensorPrimitives.Norm<double>(x);
+        for (var i = 0; i < order; i++)
+        {
+            for (var j = i + 1; j < order; j++)
+            {
+                if (!(Math.Abs(x[(i * order) + j] - x[(j * order) + i]) <= tolerance))
+                {
+                    throw new ArgumentException($"The factor is not symmetric: entries ({i}, {j}) and ({j}, {i}) differ.", name);
+                }
+            }
+        }
+    }
 }
 
 /// <summary>The closed-form Kronecker approximations of H that the paper compares with the optimum: Shampoo², Shampoo and K-FAC.</summary>
@@ -149,5 +187,5 @@ public static class KroneckerApproximations
 
     // Same rules as a gradient sample, so K-FAC and H are weighted identically.
     private static double[] NormalizedWeights(ReadOnlySpan<double> weights, int count) =>
-        GradientSample<double>.NormalizeWeights(weights, count);
+        SampleWeights.Normalize(weights, count);
 }

@@ -83,7 +83,8 @@ public static class KroneckerSimilarity
             throw new ArgumentException($"The pair approximates {approximation.Rows}×{approximation.Cols} gradients, the sample holds {sample.Rows}×{sample.Cols}.", nameof(approximation));
         }
 
-        return new RearrangementOperator<T>(sample, blas, chunkExamples).InnerProduct(approximation.AView, approximation.BView);
+        using var op = new RearrangementOperator<T>(sample, chunkExamples);
+        return op.InnerProduct(approximation.A, approximation.B, blas);
     }
 
     /// <summary>cos(H, A⊗B) = ⟨H, A⊗B⟩ / (‖H‖_F ‖A‖_F ‖B‖_F): one pass over the sample, given ‖H‖_F.</summary>

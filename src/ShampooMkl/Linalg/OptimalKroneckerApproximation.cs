@@ -1,12 +1,13 @@
 using System.Numerics.Tensors;
 using ShampooMkl.Memory;
+using ShampooMkl.Native;
 
 namespace ShampooMkl.Linalg;
 
 /// <summary>Settings of the optimal-Kronecker power iteration.</summary>
 public sealed record PowerIterationOptions
 {
-    /// <summary>Most passes over the sample; each costs about 3·N·m·n·(m + n) flops.</summary>
+    /// <summary>Most passes over the sample; each costs about 3 to 4·N·m·n·(m + n) flops for dense gradients.</summary>
     public int MaxIterations { get; init; } = 20;
 
     /// <summary>Stop once ‖A_{t+1} − A_t‖_F + ‖B_{t+1} − B_t‖_F ≤ this, on unit-norm iterates. The cosine to H is stationary
@@ -83,10 +84,30 @@ public static class OptimalKroneckerApproximation
     public static OptimalKroneckerResult Compute<T>(GradientSample<T> sample, PowerIterationOptions? options = null, BlasBackend? blas = null)
         where T : unmanaged => Compute(sample, options, blas, chunkExamples: 0);
 
-    internal static OptimalKroneckerResult Compute<T>(GradientSample<T> sample, PowerIterationOptions? options, BlasBackend? blas, int chunkExamples)
+    /// <summary>Runs the power iteration on any representation of H that provides the two products and ⟨H, A⊗B⟩
+    /// (same start, update, normalisation and stopping rule as for a <see cref="GradientSample{T}"/>).</summary>
+    /// <exception cref="ArgumentException">Options out of range or a start pair of the wrong shape.</exception>
+    /// <exception cref="InvalidOperationException">H is zero (or annihilates the start pair), so there is no direction to follow.</exception>
+    public static OptimalKroneckerResult Compute(IKroneckerSample sample, PowerIterationOptions? options = null, BlasBackend? blas = null)
+    {
+        ArgumentNullException.ThrowIfNull(sample);
+        return Iterate(sample, options, blas);
+    }
+
+    /// <summary>The dense-gradient routine with the chunking (tests) and the reduction path (null: by cost) fixed.</summary>
+    internal static OptimalKroneckerResult Compute<T>(GradientSample<T> sample, PowerIterationOptions? options, BlasBackend? blas, int chunkExamples,
+        bool? factorGram = null)
         where T : unmanaged
     {
         ArgumentNullException.ThrowIfNull(sample);
+
+        // One operator for the whole run, so its chunk buffers serve every pass.
+        using var op = new RearrangementOperator<T>(sample, chunkExamples, factorGram);
+        return Iterate(op, options, blas);
+    }
+
+    private static OptimalKroneckerResult Iterate(IKroneckerSample sample, PowerIterationOptions? options, BlasBackend? blas)
+    {
         options ??= new PowerIterationOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxIterations, 1, nameof(options.MaxIterations));
         if (!(options.Tolerance >= 0))
@@ -95,7 +116,6 @@ public static class OptimalKroneckerApproximation
         }
 
         int m = sample.Rows, n = sample.Cols;
-        var op = new RearrangementOperator<T>(sample, blas, chunkExamples);
         var a = new double[m * m];
         var b = new double[n * n];
         var nextA = new double[m * m];
@@ -129,8 +149,7 @@ public static class OptimalKroneckerApproximation
         var converged = false;
         for (var t = 1; t <= options.MaxIterations; t++)
         {
-            op.Apply(new ReadOnlyMatrixView<double>(a, m, m), new ReadOnlyMatrixView<double>(b, n, n),
-                new MatrixView<double>(nextA, m, m), new MatrixView<double>(nextB, n, n));
+            sample.Apply(a, b, nextA, nextB, blas);
             var previousInner = TensorPrimitives.Dot<double>(a, nextA);
             NormalizeOrThrow(nextA, "R(H)·vec(B)");
             NormalizeOrThrow(nextB, "R(H)ᵀ·vec(A)");
@@ -146,7 +165,7 @@ public static class OptimalKroneckerApproximation
             }
         }
 
-        var scale = op.InnerProduct(new ReadOnlyMatrixView<double>(a, m, m), new ReadOnlyMatrixView<double>(b, n, n));
+        var scale = sample.InnerProduct(a, b, blas);
         return new OptimalKroneckerResult(new KroneckerPair(a, m, b, n), scale, history.Count, change, converged, [.. history]);
     }
 

@@ -1,7 +1,7 @@
 namespace ShampooMkl.Optim;
 
 /// <summary>Settings of the <see cref="AdamW"/> baseline (PyTorch's names and defaults), immutable and validated.</summary>
-public sealed record AdamWOptions
+public sealed record AdamWOptions : IElementwiseOptions
 {
     /// <summary>PyTorch's defaults.</summary>
     public static AdamWOptions Default { get; } = new();

@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text;
 using ShampooMkl.Linalg;
 
 namespace ShampooMkl.Optim;
@@ -104,6 +106,19 @@ internal sealed class ParameterRegistry<TOptions> where TOptions : class
     /// <summary>The message of a skipped step.</summary>
     public string SkipMessage(int index, long step) =>
         $"Step {step} skipped: the gradient of parameter '{parameters[index].Name}' contains NaN or infinite values; no state was changed.";
+
+    /// <summary>The default options and every group's, one per line, for a checkpoint header.</summary>
+    public string DescribeOptions()
+    {
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"defaults: {Defaults}");
+        for (var g = 0; g < GroupOptions.Count; g++)
+        {
+            text.AppendLine().Append(CultureInfo.InvariantCulture, $"group {g}: {GroupOptions[g]}");
+        }
+
+        return text.ToString();
+    }
 
     /// <summary>A one-line identity of parameter <paramref name="index"/> for checkpoint signatures.</summary>
     public string Describe(int index) =>

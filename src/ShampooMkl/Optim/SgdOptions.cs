@@ -1,7 +1,7 @@
 namespace ShampooMkl.Optim;
 
 /// <summary>Settings of the <see cref="Sgd"/> baseline, immutable and validated.</summary>
-public sealed record SgdOptions
+public sealed record SgdOptions : IElementwiseOptions
 {
     /// <summary>The defaults.</summary>
     public static SgdOptions Default { get; } = new();

@@ -295,17 +295,7 @@ public sealed class Shampoo : ICheckpointable
     }
 
     /// <inheritdoc />
-    public string DescribeOptions()
-    {
-        var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"defaults: {registry.Defaults}");
-        for (var g = 0; g < registry.GroupOptions.Count; g++)
-        {
-            text.AppendLine().Append(CultureInfo.InvariantCulture, $"group {g}: {registry.GroupOptions[g]}");
-        }
-
-        return text.ToString();
-    }
+    public string DescribeOptions() => registry.DescribeOptions();
 
     /// <inheritdoc />
     /// <remarks>Names: <c>step</c>, then per parameter <c>{name}/value</c>, <c>{name}/momentum</c> (β₁ &gt; 0),

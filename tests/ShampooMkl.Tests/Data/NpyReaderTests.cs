@@ -40,6 +40,10 @@ public sealed class NpyReaderTests : IDisposable
         Assert.Equal("<f8", array.DType);
         Assert.Equal(shape, array.Shape);
         Assert.Equal(data, array.Data);
+
+        NpyStoredArray stored = NpyReader.ReadStored(path);
+        Assert.Null(stored.Single);
+        Assert.Equal(data, stored.Double);
     }
 
     [Theory]
@@ -56,6 +60,13 @@ public sealed class NpyReaderTests : IDisposable
         Assert.Equal("<f4", array.DType);
         Assert.Equal(shape, array.Shape);
         Assert.Equal(data.Select(x => (double)x), array.Data);
+
+        // The stored-precision read keeps the fp32 values as they are.
+        NpyStoredArray stored = NpyReader.ReadStored(path);
+        Assert.Equal("<f4", stored.DType);
+        Assert.Equal(shape, stored.Shape);
+        Assert.Null(stored.Double);
+        Assert.Equal(data, stored.Single);
     }
 
     [Fact]

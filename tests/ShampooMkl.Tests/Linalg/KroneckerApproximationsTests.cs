@@ -144,4 +144,19 @@ public sealed class KroneckerApproximationsTests
         Assert.Throws<ArgumentOutOfRangeException>(() => MatrixPower.Compute(a, n, double.NaN));
         Assert.Throws<ArgumentOutOfRangeException>(() => MatrixPower.Compute(a, n, 0.5, epsilon: -1));
     }
+
+    [Fact]
+    public void Statistics_PublicConstructorValidatesItsFactors()
+    {
+        double[] l = [2, 1, 1, 3];
+        double[] r = [4];
+        var stats = new ShampooStatistics(l, r, 2, 1);
+        Assert.Equal(5, stats.Trace);
+        Assert.Same(l, stats.L);
+
+        Assert.Throws<ArgumentException>(() => new ShampooStatistics([2, 1, 1], r, 2, 1));
+        Assert.Throws<ArgumentException>(() => new ShampooStatistics([2, 1, 0, 3], r, 2, 1));
+        Assert.Throws<ArgumentException>(() => new ShampooStatistics(l, [double.NaN], 2, 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ShampooStatistics([], r, 0, 1));
+    }
 }

@@ -118,8 +118,11 @@ public sealed class OptimalKroneckerApproximationTests
             "cos(H, Shampoo²) = cos(H, one power step)");
     }
 
-    [Fact]
-    public void BothFactorsAreUpdatedFromThePreviousIterate()
+    [Theory]
+    [InlineData(null)]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void BothFactorsAreUpdatedFromThePreviousIterate(bool? factorGram)
     {
         const int m = 3;
         const int n = 4;
@@ -136,7 +139,9 @@ public sealed class OptimalKroneckerApproximationTests
         double[] a2 = KroneckerTestData.Unit(DenseMatrix.MultiplyVector(r, m * m, n * n, b1));
         double[] b2 = KroneckerTestData.Unit(DenseMatrix.MultiplyVector(rt, n * n, m * m, a1));
 
-        OptimalKroneckerResult two = OptimalKroneckerApproximation.Compute(sample, new PowerIterationOptions { MaxIterations = 2, Tolerance = 0 });
+        // null: each side's reduction chosen by cost; true: both through the other factor's Gram factor (syrk); false: plain gemms.
+        OptimalKroneckerResult two = OptimalKroneckerApproximation.Compute(sample, new PowerIterationOptions { MaxIterations = 2, Tolerance = 0 },
+            blas: null, chunkExamples: 2, factorGram);
 
         double tol = Tolerance.ForPrecision<double>(count * m * n);
         Assert.Equal(2, two.Iterations);
@@ -147,6 +152,8 @@ public sealed class OptimalKroneckerApproximationTests
             + DenseMatrix.FrobeniusNorm(DenseMatrix.Add(b2, DenseMatrix.Scale(b1, -1)));
         Tolerance.AssertClose(change, two.RelativeChange, 1e-10, tol, "‖A₂ − A₁‖ + ‖B₂ − B₁‖");
         Assert.Equal(2, two.ChangeHistory.Count);
+        Assert.Equal(two.Unit.A, DenseMatrix.Transpose(two.Unit.A, m, m));
+        Assert.Equal(two.Unit.B, DenseMatrix.Transpose(two.Unit.B, n, n));
     }
 
     [Fact]

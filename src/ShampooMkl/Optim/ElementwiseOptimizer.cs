@@ -1,0 +1,130 @@
+using System.Diagnostics;
+using ShampooMkl.Preconditioning;
+
+namespace ShampooMkl.Optim;
+
+/// <summary>The common part of the element-wise baselines (<see cref="AdamW"/>, <see cref="Sgd"/>): parameter groups, gradient checks, step counting, schedule and checkpoint plumbing.</summary>
+/// <remarks>
+/// A step checks every gradient first (wrong length throws, NaN/±∞ skips the whole step with the state unchanged), then
+/// calls the derived optimizer once per parameter with η = <c>LearningRate</c>·<c>Schedule.Factor(t)</c> and the decay
+/// factor 1 − ηλ. The exported state is <c>step</c>, then per parameter <c>{name}/value</c> followed by the derived
+/// optimizer's own tensors. Only this assembly derives from it.
+/// </remarks>
+/// <typeparam name="TOptions">The options record of the derived optimizer.</typeparam>
+public abstract class ElementwiseOptimizer<TOptions> : ICheckpointable
+    where TOptions : class, IElementwiseOptions
+{
+    private string[]? signature;
+
+    private protected ElementwiseOptimizer(IReadOnlyList<ParameterGroup<TOptions>> groups, TOptions defaults)
+    {
+        Registry = new ParameterRegistry<TOptions>(groups, defaults, o => o.Validate());
+    }
+
+    /// <inheritdoc />
+    public IReadOnlyList<Parameter> Parameters => Registry.Parameters;
+
+    /// <inheritdoc />
+    public long StepCount { get; private set; }
+
+    /// <summary>The learning rate of the next step for parameters with the default options.</summary>
+    public double CurrentLearningRate => Registry.Defaults.LearningRate * Registry.Defaults.Schedule.Factor(StepCount + 1);
+
+    /// <inheritdoc />
+    public OptimizerStatistics Statistics { get; } = new();
+
+    /// <summary>The default options.</summary>
+    public TOptions Options => Registry.Defaults;
+
+    /// <inheritdoc />
+    public abstract string CheckpointKind { get; }
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> CheckpointSignature =>
+        signature ??= Enumerable.Range(0, Registry.Count).Select(i => $"{Registry.Describe(i)}: {DescribeState(i)}").ToArray();
+
+    private protected ParameterRegistry<TOptions> Registry { get; }
+
+    /// <inheritdoc />
+    public StepResult Step()
+    {
+        var started = Stopwatch.GetTimestamp();
+        var step = StepCount + 1;
+        var bad = Registry.CheckGradients();
+        if (bad >= 0)
+        {
+            Statistics.SkippedSteps++;
+            return new StepResult(false, false, Registry.SkipMessage(bad, step));
+        }
+
+        for (var i = 0; i < Registry.Count; i++)
+        {
+            var o = Registry.OptionsOf(i);
+            var lr = o.LearningRate * o.Schedule.Factor(step);
+            var decay = 1.0 - (lr * o.WeightDecay);
+            var p = Registry.Parameters[i];
+            Update(i, o, step, lr, decay, p.Value, p.Gradient);
+        }
+
+        StepCount = step;
+        Statistics.StepTime += Stopwatch.GetElapsedTime(started);
+        return new StepResult(true, false, null);
+    }
+
+    /// <inheritdoc />
+    public string DescribeOptions() => Registry.DescribeOptions();
+
+    /// <inheritdoc />
+    public IReadOnlyList<StateTensor> ExportState()
+    {
+        var all = new List<StateTensor> { StateTensor.Scalar(StateTransfer.StepName, StepCount) };
+        for (var i = 0; i < Registry.Count; i++)
+        {
+            var p = Registry.Parameters[i];
+            all.Add(StateTensor.From<float>(p.Name + "/value", p.Value, [.. p.Shape]));
+            ExportParameterState(i, all);
+        }
+
+        return all;
+    }
+
+    /// <inheritdoc />
+    public void ImportState(IReadOnlyList<StateTensor> state)
+    {
+        StateTransfer.CheckSameStructure(ExportState(), state);
+        var step = StateTransfer.Counter(state, StateTransfer.StepName);
+        CheckImportedState(state);
+        for (var i = 0; i < Registry.Count; i++)
+        {
+            var p = Registry.Parameters[i];
+            Precision.Convert<double, float>(StateTransfer.Find(state, p.Name + "/value").Data, p.Value);
+            ImportParameterState(i, state);
+        }
+
+        StepCount = step;
+    }
+
+    /// <summary>Nothing to free (managed state only).</summary>
+    public void Dispose()
+    {
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Updates parameter <paramref name="index"/> in place: W ← W·<paramref name="decay"/> − <paramref name="learningRate"/>·u.</summary>
+    private protected abstract void Update(int index, TOptions options, long step, double learningRate, double decay,
+        Span<float> value, ReadOnlySpan<float> gradient);
+
+    /// <summary>What gives parameter <paramref name="index"/>'s state its meaning, for <see cref="CheckpointSignature"/>.</summary>
+    private protected abstract string DescribeState(int index);
+
+    /// <summary>Appends parameter <paramref name="index"/>'s own state tensors (after its value).</summary>
+    private protected abstract void ExportParameterState(int index, List<StateTensor> into);
+
+    /// <summary>Throws <see cref="InvalidDataException"/> for invalid values in a state whose structure matches; runs before anything changes.</summary>
+    private protected virtual void CheckImportedState(IReadOnlyList<StateTensor> state)
+    {
+    }
+
+    /// <summary>Copies parameter <paramref name="index"/>'s own state tensors from a checked state.</summary>
+    private protected abstract void ImportParameterState(int index, IReadOnlyList<StateTensor> state);
+}
