@@ -44,10 +44,11 @@ public sealed record SymbolCheck(string Name, bool Found);
 /// <summary>A correctness check: the measured error against the tolerance it must meet.</summary>
 public sealed record SmokeCheck(string Name, double Error, double Tolerance, bool Passed, string? Detail);
 
-/// <summary>Best-of-N timing of one n×n×n product.</summary>
+/// <summary>Best-of-N timing of one n×n×n product (<c>dgemm</c>, <c>sgemm</c>) or of one n×n eigendecomposition
+/// (<c>dsyevd</c>, whose <see cref="Gflops"/> count a nominal 9n³ flops: compare them between backends only).</summary>
 public sealed record GemmBenchmark(string Routine, int Size, int Repetitions, double BestSeconds, double Gflops);
 
-/// <summary>Which backend won one benchmark on this machine.</summary>
+/// <summary>Which backend won one benchmark on this machine (dgemm/sgemm: steady steps; dsyevd: root refreshes).</summary>
 public sealed record SpeedComparison(string Routine, string? Fastest, double? Gflops, double? Speedup, string Summary);
 
 /// <summary>The backend used when none is named, and why.</summary>

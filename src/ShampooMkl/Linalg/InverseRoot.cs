@@ -104,12 +104,15 @@ public sealed class InverseRoot : IDisposable
         var scaled = new MatrixView<double>(scaledBuffer.Span, n, n);
         var values = valuesBuffer.Span;
 
-        if (!Promote(matrix, input))
+        var warm = method == InverseRootMethod.EigenbasisWarmStart && HasEigenbasis;
+        // syevd overwrites its input with the eigenvectors, so a full decomposition promotes straight into the basis
+        // (one n² copy less); the warm start multiplies by the input and keeps it apart.
+        if (!Promote(matrix, warm ? input : basis))
         {
             return InverseRootStatus.NonFiniteInput;
         }
 
-        if (method == InverseRootMethod.EigenbasisWarmStart && HasEigenbasis)
+        if (warm)
         {
             // Subspace iteration step: rows of (E·A) span A·(previous eigenvectors); re-orthonormalise them.
             // QR orthonormalises in row order, and orthogonal iteration only contracts the error of a pair
@@ -136,7 +139,6 @@ public sealed class InverseRoot : IDisposable
         }
         else
         {
-            input.Data.CopyTo(basis.Data);
             if (eigen.Decompose(basis, values) != 0)
             {
                 return InverseRootStatus.DecompositionFailed;

@@ -19,9 +19,10 @@ namespace ShampooMkl.Optim;
 /// A vector keeps v ← β₂v + (1−β₂)g². The grafting accumulator a ← β_g·a + (1−β_g)g² (Adagrad: a ← a + g²).</item>
 /// <item>(c) If t ≥ t₀ and (t = t₀ or t mod <c>PreconditionFrequency</c> = 0): every block's roots
 /// Ľ = (L/c₂ + εI)^{-1/p}, Ř = (R/c₂ + εI)^{-1/p} from its eigendecomposition with eigenvalues clamped at 0, in fp64,
-/// c₂ = 1 − β₂ᵗ with <c>BiasCorrection</c> and β₂ &lt; 1, else 1. Blocks with a side of at least
-/// <c>ThreadedRefreshMinDim</c> are refreshed one at a time with every BLAS thread, the others in parallel (at most
-/// <c>RefreshParallelism</c> at once) with one BLAS thread each; results do not depend on the parallelism.
+/// c₂ = 1 − β₂ᵗ with <c>BiasCorrection</c> and β₂ &lt; 1, else 1. Blocks that dominate the model's refresh work
+/// (with a side of at least <c>DominantRefreshMinDim</c>) or have a side of at least <c>ThreadedRefreshMinDim</c> are
+/// refreshed one at a time with every BLAS thread, the others in parallel (at most <c>RefreshParallelism</c> at once)
+/// with one BLAS thread each; results do not depend on the parallelism or the number of ranks.
 /// A block whose root fails keeps its previous roots and its ε grows; the failure is
 /// counted in <see cref="OptimizerStatistics.FailedRootBlocks"/>, logged, and reported in the step's message.</item>
 /// <item>(d) Direction D. Before t₀: the grafting method's own step (G for None and Sgd, G / (√(a/c_g) + ε_g)
@@ -164,8 +165,11 @@ public sealed class Shampoo : ICheckpointable
     public BlockOwnership? Ownership => placement.Ownership;
 
     /// <summary>Schedules the root refreshes; created on first use (tests read its counters and set its hook).</summary>
+    /// <remarks>Which blocks run threaded is decided over every block of the model, on every rank alike, whichever blocks a
+    /// step refreshes or this rank owns.</remarks>
     internal RefreshScheduler Scheduler => scheduler ??= new RefreshScheduler(
-        blas ?? BlasBackend.Default, registry.Defaults.EffectiveRefreshParallelism, registry.Defaults.ThreadedRefreshMinDim);
+        blas ?? BlasBackend.Default, registry.Defaults.EffectiveRefreshParallelism, registry.Defaults.ThreadedRefreshMinDim,
+        states.SelectMany(s => Enumerable.Range(0, s.BlockCount).Select(s.BlockShape)), registry.Defaults.DominantRefreshMinDim);
 
     /// <inheritdoc />
     public StepResult Step()

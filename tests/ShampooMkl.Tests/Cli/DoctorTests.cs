@@ -16,7 +16,7 @@ public sealed class DoctorFixture
         Report = NativeDiagnostics.Run(Options);
     }
 
-    public static DoctorOptions Options { get; } = new(GemmSize: 64, Repetitions: 1);
+    public static DoctorOptions Options { get; } = new(GemmSize: 64, Repetitions: 1, EigenSize: 48);
 
     public DoctorReport Report { get; }
 }
@@ -90,16 +90,29 @@ public class DoctorTests(DoctorFixture fixture) : IClassFixture<DoctorFixture>
     {
         foreach (var backend in Report.Backends.Where(b => b.Loaded))
         {
-            Assert.Equal(["dgemm", "sgemm"], backend.Benchmarks.Select(g => g.Routine));
-            Assert.All(backend.Benchmarks, g =>
-            {
-                Assert.Equal(64, g.Size);
-                Assert.True(g.Gflops > 0 && double.IsFinite(g.Gflops));
-            });
+            Assert.Equal(["dgemm", "sgemm", "dsyevd"], backend.Benchmarks.Select(g => g.Routine));
+            Assert.Equal([64, 64, 48], backend.Benchmarks.Select(g => g.Size));
+            Assert.All(backend.Benchmarks, g => Assert.True(g.Gflops > 0 && double.IsFinite(g.Gflops) && g.BestSeconds > 0));
         }
 
-        Assert.Equal(["dgemm", "sgemm"], Report.Comparisons.Select(c => c.Routine));
+        Assert.Equal(["dgemm", "sgemm", "dsyevd"], Report.Comparisons.Select(c => c.Routine));
         Assert.All(Report.Comparisons, c => Assert.Contains(c.Fastest!, c.Summary, StringComparison.Ordinal));
+        if (Report.Backends.Count(b => b.Loaded) == 2)
+        {
+            // The eigendecomposition verdict names the faster backend for refreshes, by time (fewer ms = more GFLOP/s).
+            var eigen = Report.Comparisons[2];
+            var fastest = Report.Backends.Single(b => b.Name == eigen.Fastest).Benchmarks[2];
+            var other = Report.Backends.Single(b => b.Loaded && b.Name != eigen.Fastest).Benchmarks[2];
+            Assert.True(fastest.BestSeconds <= other.BestSeconds, eigen.Summary);
+            Assert.Equal(other.BestSeconds / fastest.BestSeconds, eigen.Speedup!.Value, 1e-9);
+            Assert.StartsWith(eigen.Speedup < NativeDiagnostics.EigenTieRatio
+                ? $"dsyevd: {eigen.Fastest} and {(eigen.Fastest == "MKL" ? "OpenBLAS" : "MKL")} are about as fast here"
+                : $"dsyevd: {eigen.Fastest} is faster here", eigen.Summary, StringComparison.Ordinal);
+            Assert.Contains(eigen.Speedup < NativeDiagnostics.EigenTieRatio
+                ? "either suits refresh-heavy runs"
+                : $"prefer {eigen.Fastest} for refresh-heavy runs", eigen.Summary, StringComparison.Ordinal);
+            Assert.Contains("at n=48", eigen.Summary, StringComparison.Ordinal);
+        }
     }
 
     [Fact]
@@ -135,8 +148,10 @@ public class DoctorTests(DoctorFixture fixture) : IClassFixture<DoctorFixture>
             foreach (var backend in backends.Where(b => b.GetProperty("loaded").GetBoolean()))
             {
                 Assert.All(backend.GetProperty("symbols").EnumerateArray(), s => Assert.True(s.GetProperty("found").GetBoolean()));
-                Assert.Equal(2, backend.GetProperty("benchmarks").GetArrayLength());
+                Assert.Equal(["dgemm", "sgemm", "dsyevd"], backend.GetProperty("benchmarks").EnumerateArray().Select(b => b.GetProperty("routine").GetString()));
             }
+
+            Assert.Equal(["dgemm", "sgemm", "dsyevd"], root.GetProperty("comparisons").EnumerateArray().Select(c => c.GetProperty("routine").GetString()));
         }
         finally
         {
@@ -160,7 +175,7 @@ public class DoctorTests(DoctorFixture fixture) : IClassFixture<DoctorFixture>
 
         var text = writer.ToString();
         Assert.DoesNotContain("\u001b[", text, StringComparison.Ordinal);
-        foreach (var expected in new[] { "Machine", "MKL", "OpenBLAS", "dgemm", "sgemm", "Default backend", "Threading layer in force" })
+        foreach (var expected in new[] { "Machine", "MKL", "OpenBLAS", "dgemm", "sgemm", "dsyevd n=48", "Default backend", "Threading layer in force" })
         {
             Assert.Contains(expected, text, StringComparison.Ordinal);
         }
@@ -201,6 +216,7 @@ public class DoctorTests(DoctorFixture fixture) : IClassFixture<DoctorFixture>
 
     [Theory]
     [InlineData("doctor --gemm-size 0")]
+    [InlineData("doctor --eigen-size 0")]
     [InlineData("doctor --repetitions 0")]
     public void DoctorOptions_RejectNonPositiveSizes(string commandLine)
     {

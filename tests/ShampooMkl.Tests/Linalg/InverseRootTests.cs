@@ -249,6 +249,38 @@ public class InverseRootTests
 
     [Theory]
     [MemberData(nameof(Backends.BackendData), MemberType = typeof(Backends))]
+    public void Compute_GivesTheSameBits_WhateverTheRentedScratchHeld(BlasBackendKind kind)
+    {
+        // The full decomposition promotes straight into the eigenbasis buffer and lets syrk (β = 0) write the output
+        // buffer without ever filling it first: NaN left in pooled memory must not reach the root.
+        const int n = 24;
+        var lib = Backends.Get(kind);
+        var a = SeededRandom.SymmetricPositiveDefinite(n, n);
+        var poisoned = new BufferPool();
+        var held = new[] { poisoned.Rent<double>(n * n), poisoned.Rent<double>(n * n), poisoned.Rent<double>(n * n), poisoned.Rent<double>(n) };
+        foreach (var buffer in held)
+        {
+            buffer.Span.Fill(double.NaN);
+            buffer.Dispose();
+        }
+
+        var clean = new double[n * n];
+        var dirty = new double[n * n];
+        using (var root = new InverseRoot(n, lib, new BufferPool()))
+        {
+            Assert.Equal(InverseRootStatus.Success, root.Compute<double>(new ReadOnlyMatrixView<double>(a, n, n), 4, 1e-6, new MatrixView<double>(clean, n, n)));
+        }
+
+        using (var root = new InverseRoot(n, lib, poisoned))
+        {
+            Assert.Equal(InverseRootStatus.Success, root.Compute<double>(new ReadOnlyMatrixView<double>(a, n, n), 4, 1e-6, new MatrixView<double>(dirty, n, n)));
+        }
+
+        Assert.Equal(clean.Select(BitConverter.DoubleToInt64Bits), dirty.Select(BitConverter.DoubleToInt64Bits));
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends.BackendData), MemberType = typeof(Backends))]
     public void Compute_WithFreshPool_ReturnsEveryRentedBuffer(BlasBackendKind kind)
     {
         // The tracking-pool pattern: a private pool sees only this instance's rentals, so Outstanding
