@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace ShampooMkl.Linalg;
@@ -9,6 +10,7 @@ public static class FiniteCheck
     /// <summary>True when no element is NaN or infinite.</summary>
     /// <remarks>x − x is 0 for finite x and NaN otherwise, so one running sum of (x − x) answers the
     /// question in a single branch-free pass.</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool All<T>(ReadOnlySpan<T> values) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var acc = Vector<T>.Zero;

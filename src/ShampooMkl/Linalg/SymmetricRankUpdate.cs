@@ -65,6 +65,7 @@ public static unsafe class SymmetricRankUpdate
     /// <summary>Copies the upper triangle onto the lower one.</summary>
     /// <remarks>In square tiles, so the column-wise reads of the upper triangle stay in cache (a plain double loop
     /// touches a new cache line for every element once n exceeds a few hundred).</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MirrorUpper<T>(MatrixView<T> c) where T : unmanaged
     {
         const int tile = 32;

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using ShampooMkl.Linalg;
 using ShampooMkl.Memory;
@@ -75,7 +76,10 @@ internal abstract class ShampooParameterState : IDisposable
 /// <remarks>Every buffer is allocated here, once; <see cref="AccumulateStatistics"/> and <see cref="FinishUpdate"/>
 /// allocate nothing. The gradient is copied into an aligned buffer even when <typeparamref name="T"/> is float,
 /// because MKL's kernels may round differently for differently aligned inputs and a managed array's alignment
-/// changes from run to run: bit-exact resumption needs the same alignment every time.</remarks>
+/// changes from run to run: bit-exact resumption needs the same alignment every time.
+/// The element-wise kernels are compiled fully optimised on their first call (AggressiveOptimization): at tier 0 the
+/// Vector&lt;T&gt; operations are calls, not instructions, and a run's first few hundred steps would take about 1.5× as
+/// long (measured on the MLP: 6.5 ms per step over steps 2–57 vs 4.2 ms once tiered up).</remarks>
 internal sealed class ShampooParameterState<T> : ShampooParameterState where T : unmanaged, IFloatingPointIeee754<T>
 {
     private const string ValueName = "value";
@@ -253,6 +257,7 @@ internal sealed class ShampooParameterState<T> : ShampooParameterState where T :
     /// the same block (1 without grafting).</summary>
     /// <remarks>A block whose Shampoo direction is exactly zero stays zero (DS adds 1e-16 to the denominator instead,
     /// which is scale-dependent; the results agree whenever the direction is not zero).</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private T GraftScale(MatrixBlock block)
     {
         if (Options.Grafting == GraftingType.None)
@@ -277,6 +282,7 @@ internal sealed class ShampooParameterState<T> : ShampooParameterState where T :
     }
 
     /// <summary>Σ x² accumulated in fp64: a 1024×1024 block summed in fp32 would lose about three digits of its norm.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static double SumOfSquares(ReadOnlySpan<T> values)
     {
         var start = 0;
@@ -349,6 +355,7 @@ internal sealed class ShampooParameterState<T> : ShampooParameterState where T :
 
     /// <summary>(e)–(g) on one block with its grafting scale s: d' = s·d; m ← β₁m + (1−β₁)d'; u = m/c₁ or
     /// β₁m/c₁ + (1−β₁)d'; W ← W·(1 − ηλ) − η·u.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void UpdateBlock(MatrixBlock block, T scale, in UpdateCoefficients k)
     {
         var w = Parameter.Value.AsSpan();
@@ -372,6 +379,7 @@ internal sealed class ShampooParameterState<T> : ShampooParameterState where T :
 
     /// <summary>W ← W·(1 − ηλ) − η·s·d. The vector loop does the scalar tail's operations in the same order (no fused
     /// multiply-add), so an element's bits do not depend on where it falls.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void UpdateRow(Span<float> w, ReadOnlySpan<T> d, T scale, in UpdateCoefficients k)
     {
         var start = 0;
@@ -411,6 +419,7 @@ internal sealed class ShampooParameterState<T> : ShampooParameterState where T :
     }
 
     /// <summary>m ← β₁m + (1−β₁)·s·d, then W ← W·(1 − ηλ) − η·u (see <see cref="UpdateBlock"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void UpdateRow(Span<float> w, ReadOnlySpan<T> d, Span<T> m, T scale, in UpdateCoefficients k)
     {
         var start = 0;

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using ShampooMkl.Memory;
 
@@ -6,7 +7,8 @@ namespace ShampooMkl.Preconditioning;
 
 /// <summary>Adagrad/RMSprop-style diagonal preconditioner: v ← β₂·v + (1−β₂)·g² (or Σ g²), d = g / (√(v/c) + ε).</summary>
 /// <remarks>Used for 1-D parameters (biases, norms) where a Kronecker factorisation has nothing to factor,
-/// and as the grafting reference. The accumulator is fp64: a running sum of squares loses digits fast in fp32.</remarks>
+/// and as the grafting reference. The accumulator is fp64: a running sum of squares loses digits fast in fp32.
+/// Its kernels skip tiered compilation (AggressiveOptimization) for the reason given on the optimizer's parameter state.</remarks>
 public sealed class DiagonalPreconditioner : IPreconditioner
 {
     private readonly AlignedArray<double> accumulator;
@@ -68,6 +70,7 @@ public sealed class DiagonalPreconditioner : IPreconditioner
         UpdateCore(gradient);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void UpdateCore<TIn>(ReadOnlySpan<TIn> gradient) where TIn : unmanaged, IFloatingPointIeee754<TIn>
     {
         // Same operations in the same order as the scalar tail (no fused multiply-add), so every element gets the
@@ -128,6 +131,7 @@ public sealed class DiagonalPreconditioner : IPreconditioner
         PreconditionCore(gradient, direction);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void PreconditionCore<TIn>(ReadOnlySpan<TIn> gradient, Span<TIn> direction) where TIn : unmanaged, IFloatingPointIeee754<TIn>
     {
         var v = accumulator.Span;
@@ -170,6 +174,7 @@ public sealed class DiagonalPreconditioner : IPreconditioner
 
     /// <summary>Σ dᵢ² of the direction over the elements [offset, offset + gradient.Length), computed in fp64 without
     /// writing it: what per-block grafting needs (the norm of this method's step on a block).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal double SumOfSquaredDirections<TIn>(ReadOnlySpan<TIn> gradient, int offset, double correction) where TIn : unmanaged, IFloatingPointIeee754<TIn>
     {
         var v = accumulator.Span.Slice(offset, gradient.Length);
