@@ -36,7 +36,7 @@ namespace ShampooMkl.Optim;
 /// <para>Order: threaded blocks first, then single-threaded ones from a shared queue, each phase largest cost first, so
 /// the last block a worker picks up is a short one (longest-processing-time-first).</para>
 /// </remarks>
-internal sealed class RefreshScheduler
+internal sealed class RefreshScheduler : IDisposable
 {
     private readonly BlasBackend blas;
     private readonly (double Cost, int Side)[] modelBlocks;
@@ -47,6 +47,18 @@ internal sealed class RefreshScheduler
     private double threshold = double.PositiveInfinity;
     private int next;
     private int inFlight;
+    // The single-threaded phase's helper threads (Parallelism − 1 of them; the calling thread is the last worker):
+    // started on first need and reused, because Parallel.For allocates ~1.8 KB per call and borrows pool threads that
+    // a host may be starving; with them a refresh step allocates nothing.
+    private readonly object gate = new();
+    private Thread[]? helpers;
+    private int generation;
+    private int helpersRunning;
+    private bool disposed;
+    private Exception? helperFailure;
+    private int currentCount;
+    private Func<int, RootRefreshResult>? currentRefresh;
+    private RootRefreshResult[]? currentResults;
     private int peakConcurrency;
     private long parallelBlocks;
 
@@ -216,7 +228,7 @@ internal sealed class RefreshScheduler
             }
             else
             {
-                Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, _ => Work(smallCount, refresh, results));
+                RunWithHelpers(smallCount, refresh, results);
             }
         }
         finally
@@ -225,6 +237,126 @@ internal sealed class RefreshScheduler
             {
                 blas.SetThreads(threads);
             }
+        }
+    }
+
+    /// <summary>Releases the helper threads into the shared queue, works it on the calling thread too, and returns when
+    /// every helper has finished; a helper's exception is rethrown here. At most <see cref="Parallelism"/> blocks run at
+    /// once (helpers + caller); a helper that finds the queue empty returns at once.</summary>
+    private void RunWithHelpers(int smallCount, Func<int, RootRefreshResult> refresh, RootRefreshResult[] results)
+    {
+        lock (gate)
+        {
+            ObjectDisposedException.ThrowIf(disposed, this);
+            EnsureHelpers();
+            currentCount = smallCount;
+            currentRefresh = refresh;
+            currentResults = results;
+            helperFailure = null;
+            helpersRunning = helpers!.Length;
+            generation++;
+            Monitor.PulseAll(gate);
+        }
+
+        Exception? failure = null;
+        try
+        {
+            Work(smallCount, refresh, results);
+        }
+        catch (Exception e)
+        {
+            failure = e;
+        }
+
+        lock (gate)
+        {
+            while (helpersRunning > 0)
+            {
+                Monitor.Wait(gate);
+            }
+
+            currentRefresh = null;
+            currentResults = null;
+            failure ??= helperFailure;
+            helperFailure = null;
+        }
+
+        if (failure is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+        }
+    }
+
+    private void EnsureHelpers()
+    {
+        if (helpers is not null)
+        {
+            return;
+        }
+
+        helpers = new Thread[Parallelism - 1];
+        for (var h = 0; h < helpers.Length; h++)
+        {
+            helpers[h] = new Thread(HelperLoop) { IsBackground = true, Name = $"ShampooMkl refresh {h + 1}" };
+            helpers[h].Start();
+        }
+    }
+
+    private void HelperLoop()
+    {
+        var seen = 0;
+        while (true)
+        {
+            int count;
+            Func<int, RootRefreshResult> refresh;
+            RootRefreshResult[] results;
+            lock (gate)
+            {
+                while (generation == seen && !disposed)
+                {
+                    Monitor.Wait(gate);
+                }
+
+                if (disposed)
+                {
+                    return;
+                }
+
+                seen = generation;
+                (count, refresh, results) = (currentCount, currentRefresh!, currentResults!);
+            }
+
+            try
+            {
+                Work(count, refresh, results);
+            }
+            catch (Exception e)
+            {
+                lock (gate)
+                {
+                    helperFailure ??= e;
+                }
+            }
+            finally
+            {
+                lock (gate)
+                {
+                    if (--helpersRunning == 0)
+                    {
+                        Monitor.PulseAll(gate);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Ends the helper threads (they are background threads, so a forgotten Dispose does not keep a process alive).</summary>
+    public void Dispose()
+    {
+        lock (gate)
+        {
+            disposed = true;
+            Monitor.PulseAll(gate);
         }
     }
 

@@ -70,6 +70,8 @@ public sealed class Shampoo : ICheckpointable
     private readonly BlockPlacement placement;
     private readonly bool[] precondition;
     private RefreshScheduler? scheduler;
+    private readonly Func<int, (int Rows, int Cols)> localShape;
+    private readonly Func<int, RootRefreshResult> localRefresh;
     private bool stateGathered = true;
     private bool disposed;
 
@@ -116,6 +118,9 @@ public sealed class Shampoo : ICheckpointable
         refreshResults = new RootRefreshResult[refreshQueue.Length];
         localQueue = new int[refreshQueue.Length];
         localResults = new RootRefreshResult[refreshQueue.Length];
+        // Created once: a lambda at the call site would allocate two delegates per refresh step.
+        localShape = k => states[refreshQueue[localQueue[k]].State].BlockShape(refreshQueue[localQueue[k]].Block);
+        localRefresh = k => states[refreshQueue[localQueue[k]].State].RefreshBlock(refreshQueue[localQueue[k]].Block);
         precondition = new bool[states.Length];
         placement = new BlockPlacement(states, communicator is { Size: > 1 } ? communicator : null);
         signature = new string[states.Length];
@@ -240,11 +245,7 @@ public sealed class Shampoo : ICheckpointable
 
         if (mine > 0)
         {
-            Scheduler.Run(
-                mine,
-                k => states[refreshQueue[localQueue[k]].State].BlockShape(refreshQueue[localQueue[k]].Block),
-                k => states[refreshQueue[localQueue[k]].State].RefreshBlock(refreshQueue[localQueue[k]].Block),
-                localResults);
+            Scheduler.Run(mine, localShape, localRefresh, localResults);
         }
 
         for (var k = 0; k < mine; k++)
@@ -372,6 +373,7 @@ public sealed class Shampoo : ICheckpointable
         }
 
         disposed = true;
+        scheduler?.Dispose();
         foreach (var state in states)
         {
             state?.Dispose();

@@ -1,4 +1,5 @@
 using ShampooMkl.Optim;
+using ShampooMkl.Tests.Reference;
 
 namespace ShampooMkl.Tests.Optim;
 
@@ -52,6 +53,63 @@ public class AllocationTests
         Assert.Equal(33, optimizer.StepCount);
         Assert.Equal(1, optimizer.Statistics.RootRefreshes);
         AssertNoAllocation(Step, warmUp: 0, what: "preconditioned steps");
+    }
+
+    /// <summary>Refresh steps allocate nothing either, on the calling thread or on the scheduler's helper threads: nine
+    /// 4×4 blocks refreshed two at a time, every step.</summary>
+    [Fact]
+    public void RefreshSteps_AllocateNothing_OnAnyThread()
+    {
+        var parameter = new Parameter("w", SeededRandom.GaussianSingle(5, 144), 12, 12);
+        using var optimizer = new Shampoo([parameter], ShampooOptions.Shampoo with
+        {
+            FactorPrecision = FactorPrecision.Single,
+            MaxPreconditionerDim = 4,
+            PreconditionFrequency = 1,
+            RefreshParallelism = 2,
+            DominantRefreshMinDim = int.MaxValue,
+        });
+
+        // Preallocated, so the hook itself allocates nothing: per block start, the thread and its allocation counter.
+        var threads = new int[4096];
+        var bytes = new long[4096];
+        var recorded = 0;
+        var measuring = false;
+        optimizer.Scheduler.BlockStarting = (_, _) =>
+        {
+            if (Volatile.Read(ref measuring))
+            {
+                var n = Interlocked.Increment(ref recorded) - 1;
+                threads[n] = Environment.CurrentManagedThreadId;
+                bytes[n] = GC.GetAllocatedBytesForCurrentThread();
+            }
+        };
+
+        var gradients = new[] { OptimTestData.Gradient(parameter.Length, 0, 1), OptimTestData.Gradient(parameter.Length, 0, 2) };
+        void Step(int i)
+        {
+            gradients[i % 2].CopyTo(parameter.Gradient, 0);
+            optimizer.Step();
+        }
+
+        for (var i = 0; i < 5; i++)
+        {
+            Step(i);
+        }
+
+        Volatile.Write(ref measuring, true);
+        AssertNoAllocation(Step, warmUp: 0, what: "refresh steps (calling thread)");
+        Volatile.Write(ref measuring, false);
+
+        Assert.Equal(MeasuredSteps * 9, recorded);
+        var perThread = Enumerable.Range(0, recorded).GroupBy(n => threads[n]).ToList();
+        Assert.True(perThread.Count >= 2, "The single-threaded phase never ran on a helper thread.");
+        foreach (var group in perThread)
+        {
+            var first = bytes[group.First()];
+            var last = bytes[group.Last()];
+            Assert.True(first == last, $"Thread {group.Key} allocated {last - first} bytes over {group.Count()} block refreshes.");
+        }
     }
 
     [Fact]

@@ -256,6 +256,33 @@ public class RefreshSchedulerTests
         Assert.Equal(nameof(ShampooOptions.ThreadedRefreshMinDim), error.ParamName);
     }
 
+    /// <summary>A block that throws, on whichever thread it ran, surfaces from Run; the helper threads survive it and
+    /// the next Run refreshes every block; after Dispose, Run refuses instead of waiting for helpers that are gone.</summary>
+    [Fact]
+    public void FailingBlock_IsRethrown_AndTheSchedulerStaysUsable_UntilDisposed()
+    {
+        (int Rows, int Cols)[] blocks = [(3, 3), (3, 4), (4, 4), (2, 2), (3, 2), (2, 4)];
+        var scheduler = Scheduler(blocks, dominantMinDim: int.MaxValue);
+        var results = new RootRefreshResult[blocks.Length];
+        foreach (var failing in new[] { 0, blocks.Length - 1 })
+        {
+            var error = Assert.Throws<InvalidOperationException>(() => scheduler.Run(blocks.Length, i => blocks[i],
+                i => i == failing ? throw new InvalidOperationException($"block {i}") : new RootRefreshResult(true, 1, 0, null), results));
+            Assert.Equal($"block {failing}", error.Message);
+        }
+
+        var refreshed = new int[blocks.Length];
+        scheduler.Run(blocks.Length, i => blocks[i], i =>
+        {
+            Interlocked.Increment(ref refreshed[i]);
+            return new RootRefreshResult(true, 1, 0, null);
+        }, results);
+        Assert.All(refreshed, count => Assert.Equal(1, count));
+
+        scheduler.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => scheduler.Run(blocks.Length, i => blocks[i], _ => new RootRefreshResult(true, 1, 0, null), results));
+    }
+
     [Fact]
     public void DominantRefreshMinDim_BelowOne_IsRefused()
     {
