@@ -22,7 +22,8 @@ internal sealed record PerfBaseline(string Rid, string Machine, string Recorded,
 /// ratio, because load from other processes comes in bursts that hit one measurement, not three.
 /// A case regresses when its ratio exceeds the baseline's by more than its limit: 25%, or twice the spread of the three
 /// passes the baseline was recorded from when that is larger (at most 60%); measured noise is in perf/baselines/README.md.
-/// A steady-state step ("step-*") that allocates managed memory on the calling thread also fails. Exit code 1 on any
+/// An optimizer step, steady ("step-*") or refreshing ("refresh-step-*"), that allocates managed memory on the calling
+/// thread also fails. Exit code 1 on any
 /// regression.
 /// </remarks>
 internal static class PerfCompareRunner
@@ -106,8 +107,9 @@ internal static class PerfCompareRunner
                 < 0 when -change > limit / (1 + limit) => "faster",
                 _ => "ok",
             };
-            // A steady-state step must not allocate (the optimizer's contract); any managed byte is a regression.
-            if (e.Case.StartsWith("step-", StringComparison.Ordinal) && e.AllocatedBytesPerRun != 0)
+            // An optimizer step must not allocate (the optimizer's contract); any managed byte is a regression.
+            if ((e.Case.StartsWith("step-", StringComparison.Ordinal) || e.Case.StartsWith("refresh-step-", StringComparison.Ordinal))
+                && e.AllocatedBytesPerRun != 0)
             {
                 verdict = "ALLOCATES";
             }
