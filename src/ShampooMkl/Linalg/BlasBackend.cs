@@ -56,7 +56,8 @@ public sealed unsafe class BlasBackend
     /// <summary>MKL's threading layer as set at load time; null for OpenBLAS.</summary>
     public MklThreadingLayer? ThreadingLayer => library.ThreadingLayer;
 
-    /// <summary>Threads the provider will use for one call.</summary>
+    /// <summary>Threads the provider uses for one call: the configured count, which the library's temporary
+    /// one-thread phases do not change.</summary>
     public int MaxThreads => library.MaxThreads;
 
     /// <summary>The native library underneath, for the library's own routines and the native layer's tests.</summary>
@@ -84,6 +85,15 @@ public sealed unsafe class BlasBackend
 
     /// <summary>Whether the thread count can be limited for the calling thread alone (MKL only).</summary>
     internal bool HasThreadLocalLimit => library.HasThreadLocalLimit;
+
+    /// <inheritdoc cref="BlasLibrary.CurrentThreads"/>
+    internal int CurrentThreads => library.CurrentThreads;
+
+    /// <inheritdoc cref="BlasLibrary.EnterProcessSingleThreaded"/>
+    internal void EnterProcessSingleThreaded() => library.EnterProcessSingleThreaded();
+
+    /// <inheritdoc cref="BlasLibrary.ExitProcessSingleThreaded"/>
+    internal void ExitProcessSingleThreaded() => library.ExitProcessSingleThreaded();
 
     /// <summary>Service symbols of a backend kind (versions, thread control).</summary>
     public static IReadOnlyList<string> ServiceSymbols(BlasBackendKind kind) => BlasLibrary.ServiceSymbols(kind);

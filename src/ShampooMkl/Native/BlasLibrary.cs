@@ -40,6 +40,9 @@ public sealed unsafe class BlasLibrary
     private readonly delegate* unmanaged<int, void> setNumThreads;
     private readonly delegate* unmanaged<int, int> setLocalThreads;
     private readonly delegate* unmanaged<int> getNumThreads;
+    private readonly object threadGate = new();
+    private int configuredThreads;
+    private int singleThreadHolds;
 
     private BlasLibrary(BlasBackendKind kind, string path, nint handle, MklThreadingLayer? threading, List<string> attempts)
     {
@@ -97,6 +100,8 @@ public sealed unsafe class BlasLibrary
         {
             Get(symbol);
         }
+
+        configuredThreads = getNumThreads();
     }
 
     /// <summary>Which provider this is.</summary>
@@ -114,14 +119,53 @@ public sealed unsafe class BlasLibrary
     /// <summary>MKL's threading layer as set at load time; null for OpenBLAS.</summary>
     public MklThreadingLayer? ThreadingLayer { get; }
 
-    /// <summary>Threads the provider will use for one call.</summary>
-    public int MaxThreads => getNumThreads();
+    /// <summary>Threads the provider uses for one call: the configured count (from the provider at load, then
+    /// <see cref="SetThreads"/>), which temporary one-thread phases of the library do not change.</summary>
+    /// <remarks>Decisions that must be the same on every rank and in every run (which refresh blocks get every thread)
+    /// read this, not the provider's momentary count, which another thread's one-thread phase may have lowered.</remarks>
+    public int MaxThreads => Volatile.Read(ref configuredThreads);
+
+    /// <summary>The provider's own count right now, on the calling thread (lowered inside one-thread phases and
+    /// thread-local limits); for checks of those limits.</summary>
+    internal int CurrentThreads => getNumThreads();
 
     /// <summary>Sets the provider's thread count for subsequent calls (process-wide for the provider).</summary>
     public void SetThreads(int threads)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
-        setNumThreads(threads);
+        lock (threadGate)
+        {
+            configuredThreads = threads;
+            if (singleThreadHolds == 0)
+            {
+                setNumThreads(threads);
+            }
+        }
+    }
+
+    /// <summary>Limits the whole provider to one thread until the matching <see cref="ExitProcessSingleThreaded"/>;
+    /// holds nest and count, so two callers' phases cannot restore each other's limit too early.</summary>
+    internal void EnterProcessSingleThreaded()
+    {
+        lock (threadGate)
+        {
+            if (singleThreadHolds++ == 0)
+            {
+                setNumThreads(1);
+            }
+        }
+    }
+
+    /// <summary>Ends one hold of <see cref="EnterProcessSingleThreaded"/>; the last restores the configured count.</summary>
+    internal void ExitProcessSingleThreaded()
+    {
+        lock (threadGate)
+        {
+            if (--singleThreadHolds == 0)
+            {
+                setNumThreads(configuredThreads);
+            }
+        }
     }
 
     /// <summary>Below this many flops a BLAS call runs on one thread: waking a second thread costs more than

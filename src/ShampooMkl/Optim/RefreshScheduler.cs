@@ -49,12 +49,15 @@ internal sealed class RefreshScheduler : IDisposable
     private int inFlight;
     // The single-threaded phase's helper threads (Parallelism − 1 of them; the calling thread is the last worker):
     // started on first need and reused, because Parallel.For allocates ~1.8 KB per call and borrows pool threads that
-    // a host may be starving; with them a refresh step allocates nothing.
+    // a host may be starving; with them a refresh step allocates nothing. A helper idle for HelperIdleTimeout ends, so
+    // the threads of a scheduler nobody disposed do not live (and keep it reachable) for the rest of the process.
+    private static readonly TimeSpan HelperIdleTimeout = TimeSpan.FromSeconds(30);
     private readonly object gate = new();
-    private Thread[]? helpers;
+    private int aliveHelpers;
     private int generation;
     private int helpersRunning;
     private bool disposed;
+    private int running;
     private Exception? helperFailure;
     private int currentCount;
     private Func<int, RootRefreshResult>? currentRefresh;
@@ -168,7 +171,28 @@ internal sealed class RefreshScheduler : IDisposable
     /// <param name="shapeOf">The shape of block i.</param>
     /// <param name="refresh">Refreshes block i; called at most once per block, concurrently for different small blocks.</param>
     /// <param name="results">Receives block i's result at index i.</param>
+    /// <exception cref="InvalidOperationException">Run is already running (another thread, or a callback re-entering it).</exception>
+    /// <exception cref="ObjectDisposedException">The scheduler was disposed.</exception>
     public void Run(int count, Func<int, (int Rows, int Cols)> shapeOf, Func<int, RootRefreshResult> refresh, RootRefreshResult[] results)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref disposed), this);
+        // The queue, costs and helper hand-off are per instance: a second Run at the same time would corrupt them.
+        if (Interlocked.Exchange(ref running, 1) != 0)
+        {
+            throw new InvalidOperationException("RefreshScheduler.Run is not re-entrant: a refresh is already running on this scheduler.");
+        }
+
+        try
+        {
+            RunExclusive(count, shapeOf, refresh, results);
+        }
+        finally
+        {
+            Volatile.Write(ref running, 0);
+        }
+    }
+
+    private void RunExclusive(int count, Func<int, (int Rows, int Cols)> shapeOf, Func<int, RootRefreshResult> refresh, RootRefreshResult[] results)
     {
         if (costs.Length < count)
         {
@@ -216,7 +240,7 @@ internal sealed class RefreshScheduler : IDisposable
         var globalLimit = !blas.HasThreadLocalLimit && threads > 1;
         if (globalLimit)
         {
-            blas.SetThreads(1);
+            blas.EnterProcessSingleThreaded();
         }
 
         next = 0;
@@ -235,7 +259,7 @@ internal sealed class RefreshScheduler : IDisposable
         {
             if (globalLimit)
             {
-                blas.SetThreads(threads);
+                blas.ExitProcessSingleThreaded();
             }
         }
     }
@@ -248,12 +272,19 @@ internal sealed class RefreshScheduler : IDisposable
         lock (gate)
         {
             ObjectDisposedException.ThrowIf(disposed, this);
-            EnsureHelpers();
+            // A helper started now waits for a generation after this one, i.e. the one published below.
+            var published = generation;
+            while (aliveHelpers < Parallelism - 1)
+            {
+                StartHelper(published);
+                aliveHelpers++;
+            }
+
             currentCount = smallCount;
             currentRefresh = refresh;
             currentResults = results;
             helperFailure = null;
-            helpersRunning = helpers!.Length;
+            helpersRunning = aliveHelpers;
             generation++;
             Monitor.PulseAll(gate);
         }
@@ -275,6 +306,7 @@ internal sealed class RefreshScheduler : IDisposable
                 Monitor.Wait(gate);
             }
 
+            // Nothing of this refresh stays reachable from the helpers between refreshes.
             currentRefresh = null;
             currentResults = null;
             failure ??= helperFailure;
@@ -287,70 +319,67 @@ internal sealed class RefreshScheduler : IDisposable
         }
     }
 
-    private void EnsureHelpers()
-    {
-        if (helpers is not null)
-        {
-            return;
-        }
+    /// <summary>Starts one helper. A method of its own because a lambda capturing <paramref name="published"/> in the
+    /// caller would allocate its closure on every refresh, not only when a thread starts.</summary>
+    private void StartHelper(int published) =>
+        new Thread(() => HelperLoop(published)) { IsBackground = true, Name = "ShampooMkl refresh helper" }.Start();
 
-        helpers = new Thread[Parallelism - 1];
-        for (var h = 0; h < helpers.Length; h++)
-        {
-            helpers[h] = new Thread(HelperLoop) { IsBackground = true, Name = $"ShampooMkl refresh {h + 1}" };
-            helpers[h].Start();
-        }
-    }
-
-    private void HelperLoop()
+    /// <summary>A helper: works every generation published after <paramref name="seen"/>; ends when disposed or idle.</summary>
+    /// <remarks>A published generation is always worked and counted down before the helper looks at
+    /// <see cref="disposed"/>, so a Dispose racing a refresh cannot leave the caller waiting for a helper that left.</remarks>
+    private void HelperLoop(int seen)
     {
-        var seen = 0;
         while (true)
         {
-            int count;
-            Func<int, RootRefreshResult> refresh;
-            RootRefreshResult[] results;
             lock (gate)
             {
-                while (generation == seen && !disposed)
+                while (generation == seen)
                 {
-                    Monitor.Wait(gate);
-                }
-
-                if (disposed)
-                {
-                    return;
+                    if (disposed || (!Monitor.Wait(gate, HelperIdleTimeout) && generation == seen))
+                    {
+                        aliveHelpers--;
+                        return;
+                    }
                 }
 
                 seen = generation;
-                (count, refresh, results) = (currentCount, currentRefresh!, currentResults!);
             }
 
-            try
+            HelpOnce();
+        }
+    }
+
+    /// <summary>One generation's share of the queue. A separate method, so no local of the helper's long-running loop
+    /// holds the refresh delegate (and through it the optimizer) between refreshes.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private void HelpOnce()
+    {
+        try
+        {
+            // Published under the gate before the pulse that woke this helper, which took the gate since.
+            Work(currentCount, currentRefresh!, currentResults!);
+        }
+        catch (Exception e)
+        {
+            lock (gate)
             {
-                Work(count, refresh, results);
+                helperFailure ??= e;
             }
-            catch (Exception e)
+        }
+        finally
+        {
+            lock (gate)
             {
-                lock (gate)
+                if (--helpersRunning == 0)
                 {
-                    helperFailure ??= e;
-                }
-            }
-            finally
-            {
-                lock (gate)
-                {
-                    if (--helpersRunning == 0)
-                    {
-                        Monitor.PulseAll(gate);
-                    }
+                    Monitor.PulseAll(gate);
                 }
             }
         }
     }
 
-    /// <summary>Ends the helper threads (they are background threads, so a forgotten Dispose does not keep a process alive).</summary>
+    /// <summary>Ends the helper threads once no refresh is pending (they are background threads that also end after
+    /// being idle, so a forgotten Dispose neither keeps a process alive nor the scheduler reachable for long).</summary>
     public void Dispose()
     {
         lock (gate)

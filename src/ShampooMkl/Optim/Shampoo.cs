@@ -70,6 +70,7 @@ public sealed class Shampoo : ICheckpointable
     private readonly BlockPlacement placement;
     private readonly bool[] precondition;
     private RefreshScheduler? scheduler;
+    private int stepping;
     private readonly Func<int, (int Rows, int Cols)> localShape;
     private readonly Func<int, RootRefreshResult> localRefresh;
     private bool stateGathered = true;
@@ -180,6 +181,25 @@ public sealed class Shampoo : ICheckpointable
     public StepResult Step()
     {
         ObjectDisposedException.ThrowIf(disposed, this);
+        // An optimizer is not thread-safe; a second Step (or a Dispose) meanwhile would free or corrupt native state
+        // that BLAS is still using, so both are refused rather than left to crash.
+        if (Interlocked.Exchange(ref stepping, 1) != 0)
+        {
+            throw new InvalidOperationException("Shampoo.Step is already running on another thread; an optimizer is not thread-safe.");
+        }
+
+        try
+        {
+            return StepExclusive();
+        }
+        finally
+        {
+            Volatile.Write(ref stepping, 0);
+        }
+    }
+
+    private StepResult StepExclusive()
+    {
         var started = Stopwatch.GetTimestamp();
         var step = StepCount + 1;
         var bad = registry.CheckGradients();
@@ -370,6 +390,11 @@ public sealed class Shampoo : ICheckpointable
         if (disposed)
         {
             return;
+        }
+
+        if (Volatile.Read(ref stepping) != 0)
+        {
+            throw new InvalidOperationException("Shampoo.Dispose was called while Step is running on another thread.");
         }
 
         disposed = true;

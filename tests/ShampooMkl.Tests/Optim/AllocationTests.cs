@@ -6,6 +6,8 @@ namespace ShampooMkl.Tests.Optim;
 /// <summary>A training step that refreshes no roots allocates no managed memory, with every feature switched on.</summary>
 /// <remarks>Counted per thread (other tests run in parallel). Each optimizer first takes warm-up steps so that every
 /// code path of the measured steps has been JIT-compiled and the buffer pool holds its blocks.</remarks>
+// The refresh test changes OpenBLAS's process-wide thread count in its one-thread phase, so it runs apart.
+[Collection(nameof(BlasThreadSettings))]
 public class AllocationTests
 {
     private const int MeasuredSteps = 20;
@@ -75,6 +77,9 @@ public class AllocationTests
         var bytes = new long[4096];
         var recorded = 0;
         var measuring = false;
+        var caller = Environment.CurrentManagedThreadId;
+        var helperBlocks = 0;
+        Func<bool> helperRan = () => Volatile.Read(ref helperBlocks) > 0;
         optimizer.Scheduler.BlockStarting = (_, _) =>
         {
             if (Volatile.Read(ref measuring))
@@ -82,6 +87,15 @@ public class AllocationTests
                 var n = Interlocked.Increment(ref recorded) - 1;
                 threads[n] = Environment.CurrentManagedThreadId;
                 bytes[n] = GC.GetAllocatedBytesForCurrentThread();
+                if (threads[n] != caller)
+                {
+                    Interlocked.Increment(ref helperBlocks);
+                }
+                else if (!helperRan())
+                {
+                    // Hold the caller until a helper has taken a block, so the helpers' path is measured for sure.
+                    SpinWait.SpinUntil(helperRan, TimeSpan.FromSeconds(20));
+                }
             }
         };
 

@@ -207,7 +207,7 @@ public class RefreshSchedulerTests
                 SpinWait.SpinUntil(() => scheduler.PeakConcurrency >= 2, TimeSpan.FromSeconds(20));
             }
 
-            seen.Add((threaded, blas.MaxThreads, scheduler.InFlight));
+            seen.Add((threaded, blas.CurrentThreads, scheduler.InFlight));
         };
 
         for (var step = 1; step <= Steps; step++)
@@ -229,7 +229,7 @@ public class RefreshSchedulerTests
     [Fact]
     public void AllBlocksAreSmall_WhenBlasHasOneThread()
     {
-        var scheduler = new RefreshScheduler(BlasBackend.Default, parallelism: 2, threadedMinDim: 4, [(3, 3), (3, 3), (3, 4), (1000, 1000)],
+        using var scheduler = new RefreshScheduler(BlasBackend.Default, parallelism: 2, threadedMinDim: 4, [(3, 3), (3, 3), (3, 4), (1000, 1000)],
             dominantMinDim: int.MaxValue);
 
         Assert.False(scheduler.IsThreaded(1000, 1000, blasThreads: 1));
@@ -256,20 +256,35 @@ public class RefreshSchedulerTests
         Assert.Equal(nameof(ShampooOptions.ThreadedRefreshMinDim), error.ParamName);
     }
 
-    /// <summary>A block that throws, on whichever thread it ran, surfaces from Run; the helper threads survive it and
-    /// the next Run refreshes every block; after Dispose, Run refuses instead of waiting for helpers that are gone.</summary>
-    [Fact]
-    public void FailingBlock_IsRethrown_AndTheSchedulerStaysUsable_UntilDisposed()
+    /// <summary>A block that throws on the calling thread or on a helper thread surfaces from Run; the helpers survive it
+    /// and the next Run refreshes every block exactly once.</summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void FailingBlock_IsRethrown_FromEitherThread_AndTheSchedulerStaysUsable(bool onHelper)
     {
         (int Rows, int Cols)[] blocks = [(3, 3), (3, 4), (4, 4), (2, 2), (3, 2), (2, 4)];
-        var scheduler = Scheduler(blocks, dominantMinDim: int.MaxValue);
+        using var scheduler = Scheduler(blocks, dominantMinDim: int.MaxValue);
         var results = new RootRefreshResult[blocks.Length];
-        foreach (var failing in new[] { 0, blocks.Length - 1 })
+        var caller = Environment.CurrentManagedThreadId;
+        var helperStarted = false;
+        var error = Assert.Throws<InvalidOperationException>(() => scheduler.Run(blocks.Length, i => blocks[i], i =>
         {
-            var error = Assert.Throws<InvalidOperationException>(() => scheduler.Run(blocks.Length, i => blocks[i],
-                i => i == failing ? throw new InvalidOperationException($"block {i}") : new RootRefreshResult(true, 1, 0, null), results));
-            Assert.Equal($"block {failing}", error.Message);
-        }
+            var isHelper = Environment.CurrentManagedThreadId != caller;
+            if (isHelper)
+            {
+                Volatile.Write(ref helperStarted, true);
+            }
+            else
+            {
+                // Hold the caller's first block until a helper has taken one, so both threads surely run blocks.
+                SpinWait.SpinUntil(() => Volatile.Read(ref helperStarted), TimeSpan.FromSeconds(20));
+            }
+
+            return isHelper == onHelper ? throw new InvalidOperationException(isHelper ? "helper" : "caller") : new RootRefreshResult(true, 1, 0, null);
+        }, results));
+        Assert.True(helperStarted, "No helper thread took a block.");
+        Assert.Equal(onHelper ? "helper" : "caller", error.Message);
 
         var refreshed = new int[blocks.Length];
         scheduler.Run(blocks.Length, i => blocks[i], i =>
@@ -278,8 +293,36 @@ public class RefreshSchedulerTests
             return new RootRefreshResult(true, 1, 0, null);
         }, results);
         Assert.All(refreshed, count => Assert.Equal(1, count));
+    }
 
-        scheduler.Dispose();
+    /// <summary>Run refuses a second, re-entrant Run (which would corrupt the shared queue); a Dispose during a refresh
+    /// lets that refresh finish (helpers already released still work and count down) and makes later Runs refuse.</summary>
+    [Fact]
+    public async Task Run_IsNotReentrant_AndDisposeDuringARefresh_LetsItFinish()
+    {
+        (int Rows, int Cols)[] blocks = [(3, 3), (3, 4), (4, 4), (2, 2), (3, 2), (2, 4)];
+        var scheduler = Scheduler(blocks, dominantMinDim: int.MaxValue);
+        var results = new RootRefreshResult[blocks.Length];
+        var reentry = Assert.Throws<InvalidOperationException>(() => scheduler.Run(blocks.Length, i => blocks[i],
+            _ => { scheduler.Run(1, i => blocks[i], _ => new RootRefreshResult(true, 1, 0, null), results); return new RootRefreshResult(true, 1, 0, null); },
+            results));
+        Assert.Contains("not re-entrant", reentry.Message);
+
+        var refreshed = new int[blocks.Length];
+        var disposedOnce = 0;
+        var run = Task.Run(() => scheduler.Run(blocks.Length, i => blocks[i], i =>
+        {
+            if (Interlocked.Exchange(ref disposedOnce, 1) == 0)
+            {
+                scheduler.Dispose();
+            }
+
+            Interlocked.Increment(ref refreshed[i]);
+            return new RootRefreshResult(true, 1, 0, null);
+        }, results));
+        // A hang detector, not a timing check: the refresh takes microseconds (WaitAsync throws TimeoutException on a hang).
+        await run.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.All(refreshed, count => Assert.Equal(1, count));
         Assert.Throws<ObjectDisposedException>(() => scheduler.Run(blocks.Length, i => blocks[i], _ => new RootRefreshResult(true, 1, 0, null), results));
     }
 
@@ -316,6 +359,7 @@ public class RefreshSchedulerTests
         finally
         {
             blas.SetThreads(configured);
+            scheduler.Dispose();
         }
     }
 
