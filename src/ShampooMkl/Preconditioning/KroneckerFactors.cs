@@ -9,7 +9,9 @@ namespace ShampooMkl.Preconditioning;
 /// plain sums, as in Adagrad; with β₂ &lt; 1 they are exponential moving averages.
 /// syrk reads and writes only the upper triangle, so the lower one is mirrored on the first read after updates
 /// (<see cref="Left"/>, <see cref="Right"/>) rather than after every update: roots are refreshed every few steps,
-/// statistics accumulate at every step, and mirroring a 1024² factor costs about as much as a small gemm.</remarks>
+/// statistics accumulate at every step, and mirroring a 1024² factor costs about as much as a small gemm.
+/// Because a read may write the lower triangle, an instance is not safe for a read concurrent with another read or
+/// with <see cref="Accumulate"/> (the optimizer gives each block to one thread at a time).</remarks>
 public sealed class KroneckerFactors<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly AlignedArray<T> left;
