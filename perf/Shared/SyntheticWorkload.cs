@@ -3,10 +3,18 @@ using ShampooMkl.Optim;
 
 namespace ShampooMkl.Synthetic;
 
-/// <summary>The seeded parameters and gradients whose optimizer steps are timed, identical in every run and on every machine.</summary>
+/// <summary>The seeded parameters and gradients whose optimizer steps are timed: the same shapes and, up to rounding, the
+/// same values in every run and on every machine.</summary>
 /// <remarks>
+/// <para>What is bit-identical and what is not: the seeded values (weights, examples, labels, the blocked weight's
+/// gradient) come from <see cref="Random(int)"/> in managed code, so they differ at most in the last bit of the C
+/// runtime's log/cos/sin between platforms. The MLP's gradients come from a forward/backward pass through the default
+/// BLAS backend, so their last bits depend on the backend (MKL or OpenBLAS), its version, the CPU's kernels and the
+/// thread count. The timed work (shapes, flops, code paths) is the same either way.</para>
+/// <para>
 /// One source file compiled into both timing harnesses, the benchmarks (perf/ShampooMkl.Benchmarks) and the MPI host's
 /// <c>bench-refresh</c> (tests/ShampooMkl.MpiHost), so both time the same work; it is not part of the shipped libraries.
+/// </para>
 /// </remarks>
 internal static class SyntheticWorkload
 {

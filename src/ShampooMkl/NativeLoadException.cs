@@ -13,6 +13,8 @@ public sealed class NativeLoadException : Exception
     public const string InstallHint = "Install the native libraries with `bash native/provision.sh` (or `./build.sh --target=Native`), " +
                                       "or point SHAMPOO_BLAS_PATH at a libmkl_rt / libopenblas file.";
 
+    /// <summary>A BLAS/LAPACK load failure: <paramref name="message"/>, then each of <paramref name="attempts"/>, then
+    /// <see cref="InstallHint"/>.</summary>
     public NativeLoadException(string message, IReadOnlyList<string> attempts)
         : this(message, attempts, InstallHint)
     {

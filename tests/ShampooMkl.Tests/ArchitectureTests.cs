@@ -25,15 +25,31 @@ public class ArchitectureTests
         "ShampooMkl.Native", "ShampooMkl.Memory", "ShampooMkl.Linalg", "ShampooMkl.Preconditioning", "ShampooMkl.Optim", "ShampooMkl.Distributed",
     ];
 
+    /// <summary>The root namespace, beneath every layer.</summary>
+    private const string RootNamespace = "ShampooMkl";
+
     [Fact]
     public void LibraryTypes_ReferenceOnlyTheirOwnOrLowerLayers()
     {
         var violations = new List<string>();
+        var rootTypes = new List<string>();
         foreach (var (type, referenced) in References(typeof(BlasBackend).Assembly))
         {
             var from = LayerOf(NamespaceOf(type));
             if (from is null)
             {
+                // The root namespace sits beneath every layer: its types may name each other but nothing in a
+                // ShampooMkl.* namespace (not even Native, which depends on them).
+                if (NamespaceOf(type) == RootNamespace)
+                {
+                    rootTypes.Add(type);
+                    violations.AddRange(referenced
+                        .Where(n => n.StartsWith(RootNamespace + ".", StringComparison.Ordinal) && NamespaceOf(n) != RootNamespace)
+                        .Distinct()
+                        .Order(StringComparer.Ordinal)
+                        .Select(n => $"{type} (root namespace) references {n}"));
+                }
+
                 continue;
             }
 
@@ -44,6 +60,11 @@ public class ArchitectureTests
         }
 
         Assert.True(violations.Count == 0, "Types reference a higher layer:" + Environment.NewLine + string.Join(Environment.NewLine, violations));
+
+        // Guards the root-namespace check against passing by seeing no root types.
+        Assert.Contains(typeof(BlasBackendKind).FullName!, rootTypes);
+        Assert.Contains(typeof(MklThreadingLayer).FullName!, rootTypes);
+        Assert.Contains(typeof(NativeLoadException).FullName!, rootTypes);
     }
 
     [Theory]

@@ -68,10 +68,7 @@ internal static class PeerComparison
                 verdicts.Append(CultureInfo.InvariantCulture, $"- {model}, {ours.Implementation}: ");
                 verdicts.AppendJoin("; ", peers.Select(p =>
                     $"{p.Implementation} steady {F(p.SteadyMs / ours.SteadyMs, "F2")}×, refresh {Ratio(p.RefreshMs, ours.RefreshMs)}"));
-                var fastestSteady = peers.Select(p => p.SteadyMs).DefaultIfEmpty(double.PositiveInfinity).Min();
-                var fastestRefresh = peers.Where(p => p.RefreshMs is not null).Select(p => p.RefreshMs!.Value).DefaultIfEmpty(double.PositiveInfinity).Min();
-                var met = ours.SteadyMs < fastestSteady && ours.RefreshMs is { } orm && orm < fastestRefresh;
-                verdicts.AppendLine(peers.Count == 0 ? "no peers measured" : met ? " → faster than every peer" : " → NOT faster than every peer");
+                verdicts.AppendLine(peers.Count == 0 ? "no peers measured" : " → " + Verdict(ours, peers));
             }
         }
 
@@ -80,7 +77,7 @@ internal static class PeerComparison
             + $"Before: {loadBefore}; after: {loadAfter}\n\n";
         var footer = "\n\"Peer / ours\" > 1 means ours (on that backend) is faster by that factor. Check Δ: ‖W_peer − W_ours‖/‖W_ours − W₀‖ after a refresh step and a steady step (ε = 1e-4 for the check).\n"
             + (torchInfo is null ? $"PyTorch: {torchReason}\n" : "")
-            + "\nTarget (faster than both peers), per backend of ours:\n" + verdicts;
+            + $"\nTarget (faster than both peers by at least {F(TieBand * 100, "F0")}% on medians), per backend of ours:\n" + verdicts;
         var text = header + table + footer;
         Console.WriteLine();
         Console.WriteLine(text);
@@ -105,6 +102,62 @@ internal static class PeerComparison
     private const string OursOpenBlas = "ShampooMkl (OpenBLAS)";
 
     private static bool IsPeer(string implementation) => !implementation.StartsWith("ShampooMkl", StringComparison.Ordinal);
+
+    /// <summary>Peer / ours ratios within ±this of 1 are a tie: medians of a few samples on a shared 2-core machine
+    /// move by several percent from run to run.</summary>
+    private const double TieBand = 0.05;
+
+    /// <summary>The verdict on medians, per peer and step kind (peer / ours): "faster than every peer" only when every
+    /// ratio is ≥ 1 + <see cref="TieBand"/>; otherwise the ratios in [1 − band, 1 + band) are listed as ties and those
+    /// below (or a step of ours that was not measured) as not faster.</summary>
+    private static string Verdict(PeerRow ours, IReadOnlyList<PeerRow> peers)
+    {
+        var ties = new List<string>();
+        var slower = new List<string>();
+        foreach (var peer in peers)
+        {
+            Classify(peer.Implementation + " steady", peer.SteadyMs, ours.SteadyMs);
+            if (peer.RefreshMs is { } peerRefresh)
+            {
+                Classify(peer.Implementation + " refresh", peerRefresh, ours.RefreshMs);
+            }
+        }
+
+        if (ties.Count == 0 && slower.Count == 0)
+        {
+            return $"faster than every peer (every ratio ≥ {F(1 + TieBand, "F2")}×)";
+        }
+
+        var parts = new List<string>();
+        if (ties.Count > 0)
+        {
+            parts.Add($"ties within {F(TieBand * 100, "F0")}% with: " + string.Join(", ", ties));
+        }
+
+        if (slower.Count > 0)
+        {
+            parts.Add("NOT faster than: " + string.Join(", ", slower));
+        }
+
+        return string.Join("; ", parts);
+
+        void Classify(string what, double peerMs, double? oursMs)
+        {
+            if (oursMs is not { } o || !(o > 0))
+            {
+                slower.Add(what + " (ours not measured)");
+                return;
+            }
+
+            var ratio = peerMs / o;
+            if (ratio >= 1 + TieBand)
+            {
+                return;
+            }
+
+            (ratio >= 1 - TieBand ? ties : slower).Add($"{what} ({F(ratio, "F2")}×)");
+        }
+    }
 
     private static string Ratio(double? peer, double? ours) =>
         peer is { } p && ours is { } o && o > 0 ? F(p / o, "F2") + "×" : "-";

@@ -169,13 +169,13 @@ internal static class DoctorRenderer
                 : $"[red]FAIL[/] {numbers}{Markup.Escape(smoke.Detail is null ? "" : ": " + smoke.Detail)}");
         }
 
-        foreach (var gemm in backend.Benchmarks)
+        foreach (var benchmark in backend.Benchmarks)
         {
-            table.AddRow($"{gemm.Routine} n={gemm.Size}", gemm.Routine == NativeDiagnostics.EigenRoutine
+            table.AddRow($"{benchmark.Routine} n={benchmark.Size}", benchmark.Routine == NativeDiagnostics.EigenRoutine
                 ? string.Create(CultureInfo.InvariantCulture,
-                    $"{gemm.BestSeconds * 1e3:0.00} ms (best of {gemm.Repetitions}; {gemm.Gflops:0.0} GFLOP/s at a nominal 9n³ flops)")
+                    $"{benchmark.BestSeconds * 1e3:0.00} ms (best of {benchmark.Repetitions}; {benchmark.Gflops:0.0} GFLOP/s at a nominal 9n³ flops)")
                 : string.Create(CultureInfo.InvariantCulture,
-                    $"{gemm.Gflops:0.0} GFLOP/s (best of {gemm.Repetitions}, {gemm.BestSeconds * 1e3:0.00} ms)"));
+                    $"{benchmark.Gflops:0.0} GFLOP/s (best of {benchmark.Repetitions}, {benchmark.BestSeconds * 1e3:0.00} ms)"));
         }
 
         console.Write(table);

@@ -31,7 +31,7 @@ public sealed record BackendReport(
     int? MaxThreads,
     IReadOnlyList<SymbolCheck> Symbols,
     IReadOnlyList<SmokeCheck> SmokeTests,
-    IReadOnlyList<GemmBenchmark> Benchmarks)
+    IReadOnlyList<KernelBenchmark> Benchmarks)
 {
     /// <summary>Loaded, every symbol present and every smoke test passed.</summary>
     [JsonIgnore]
@@ -45,8 +45,9 @@ public sealed record SymbolCheck(string Name, bool Found);
 public sealed record SmokeCheck(string Name, double Error, double Tolerance, bool Passed, string? Detail);
 
 /// <summary>Best-of-N timing of one n×n×n product (<c>dgemm</c>, <c>sgemm</c>) or of one n×n eigendecomposition
-/// (<c>dsyevd</c>, whose <see cref="Gflops"/> count a nominal 9n³ flops: compare them between backends only).</summary>
-public sealed record GemmBenchmark(string Routine, int Size, int Repetitions, double BestSeconds, double Gflops);
+/// (<c>dsyevd</c>, whose <see cref="Gflops"/> count a nominal 9n³ flops: compare them between backends only). The
+/// JSON field names (<c>routine</c>, <c>size</c>, <c>repetitions</c>, <c>bestSeconds</c>, <c>gflops</c>) are stable.</summary>
+public sealed record KernelBenchmark(string Routine, int Size, int Repetitions, double BestSeconds, double Gflops);
 
 /// <summary>Which backend won one benchmark on this machine (dgemm/sgemm: steady steps; dsyevd: root refreshes).</summary>
 public sealed record SpeedComparison(string Routine, string? Fastest, double? Gflops, double? Speedup, string Summary);

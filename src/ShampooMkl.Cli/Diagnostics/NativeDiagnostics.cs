@@ -159,7 +159,7 @@ public static class NativeDiagnostics
             Smoke("dsyrk 41×23 vs managed", RelativeTolerance, () => SyrkError(lib)),
             Smoke("dsyevd 64×64 residual", RelativeTolerance, () => EigenResidual(lib)),
         };
-        var benchmarks = new List<GemmBenchmark>
+        var benchmarks = new List<KernelBenchmark>
         {
             BenchmarkGemm<double>("dgemm", lib, options.GemmSize, options.Repetitions),
             BenchmarkGemm<float>("sgemm", lib, options.GemmSize, options.Repetitions),
@@ -332,7 +332,8 @@ public static class NativeDiagnostics
         const int n = SmokeOrder;
         var a = RandomSpd(n, new Random(Seed));
         var x = new double[n * n];
-        using (var root = new InverseRoot(n, lib, new BufferPool()))
+        using var pool = new BufferPool();
+        using (var root = new InverseRoot(n, lib, pool))
         {
             var status = root.Compute<double>(new ReadOnlyMatrixView<double>(a, n, n), 2.0, 0.0, new MatrixView<double>(x, n, n));
             if (status != InverseRootStatus.Success)
@@ -385,7 +386,8 @@ public static class NativeDiagnostics
         var a = RandomSpd(n, new Random(Seed + 3));
         var vectors = (double[])a.Clone();
         var values = new double[n];
-        using (var eigen = new SymmetricEigen<double>(n, lib, new BufferPool()))
+        using var pool = new BufferPool();
+        using (var eigen = new SymmetricEigen<double>(n, lib, pool))
         {
             var info = eigen.Decompose(new MatrixView<double>(vectors, n, n), values);
             if (info != 0)
@@ -475,7 +477,7 @@ public static class NativeDiagnostics
         return t;
     }
 
-    private static GemmBenchmark BenchmarkGemm<T>(string routine, BlasBackend lib, int n, int repetitions)
+    private static KernelBenchmark BenchmarkGemm<T>(string routine, BlasBackend lib, int n, int repetitions)
         where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
     {
         using var a = new AlignedArray<T>(n * n);
@@ -506,13 +508,13 @@ public static class NativeDiagnostics
         }
 
         var flops = 2.0 * n * n * (double)n;
-        return new GemmBenchmark(routine, n, repetitions, best, flops / Math.Max(best, 1e-12) / 1e9);
+        return new KernelBenchmark(routine, n, repetitions, best, flops / Math.Max(best, 1e-12) / 1e9);
     }
 
     /// <summary>Best-of-N time of one n×n <c>dsyevd</c> with eigenvectors on every BLAS thread, what a root refresh
     /// spends most of its time in, on a random symmetric matrix (no clustered eigenvalues for divide and conquer to
     /// deflate, so the time is the general case). The copy of the input before each call is not timed.</summary>
-    private static GemmBenchmark BenchmarkEigen(BlasBackend lib, int n, int repetitions)
+    private static KernelBenchmark BenchmarkEigen(BlasBackend lib, int n, int repetitions)
     {
         using var a = new AlignedArray<double>(n * n);
         using var work = new AlignedArray<double>(n * n);
@@ -527,7 +529,8 @@ public static class NativeDiagnostics
             }
         }
 
-        using var eigen = new SymmetricEigen<double>(n, lib, new BufferPool());
+        using var pool = new BufferPool();
+        using var eigen = new SymmetricEigen<double>(n, lib, pool);
         double Once()
         {
             a.Span.CopyTo(work.Span);
@@ -545,7 +548,7 @@ public static class NativeDiagnostics
         }
 
         var flops = EigenFlopsPerCube * n * n * (double)n;
-        return new GemmBenchmark(EigenRoutine, n, repetitions, best, flops / Math.Max(best, 1e-12) / 1e9);
+        return new KernelBenchmark(EigenRoutine, n, repetitions, best, flops / Math.Max(best, 1e-12) / 1e9);
     }
 }
 

@@ -22,6 +22,9 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     /// <summary>Set by Open MPI's mpirun/orted in every process it starts.</summary>
     public const string WorldSizeVariable = "OMPI_COMM_WORLD_SIZE";
 
+    /// <summary>Environment variable naming an exact libmpi file to try before the platform's usual names.</summary>
+    public const string PathVariable = MpiLibrary.PathVariable;
+
     private static readonly Lock CreationGate = new();
     private static MpiCommunicator? live;
 
@@ -62,8 +65,14 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     /// <summary>The MPI thread support level granted (2 = MPI_THREAD_SERIALIZED, which we request).</summary>
     public int ThreadLevel { get; }
 
-    /// <summary>The Open MPI library in use.</summary>
-    public MpiLibrary Library => lib;
+    /// <summary>The file name or path of the Open MPI library in use.</summary>
+    public string LibraryPath => lib.LibraryPath;
+
+    /// <summary>MPI_Get_library_version's text, e.g. "Open MPI v4.1.4, package: Debian OpenMPI, ...".</summary>
+    public string LibraryVersion => lib.Version;
+
+    /// <summary>The Open MPI library in use, for the library's own code and the native layer's tests.</summary>
+    internal MpiLibrary Library => lib;
 
     /// <summary>Initialises MPI (unless something else in the process already did) and returns the world communicator.</summary>
     /// <exception cref="NativeLoadException">Open MPI is not installed; the message lists every path tried.</exception>

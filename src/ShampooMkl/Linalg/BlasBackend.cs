@@ -5,8 +5,8 @@ namespace ShampooMkl.Linalg;
 
 /// <summary>A loaded BLAS/LAPACK provider (MKL or OpenBLAS): the backend handle every public routine takes.</summary>
 /// <remarks>
-/// <para>Wraps the native layer's <see cref="BlasLibrary"/> so that code above Linalg (Analysis, the CLI, a framework
-/// adapter) chooses, inspects and tunes a backend without naming anything in <c>ShampooMkl.Native</c>. There is one
+/// <para>The only public handle on a loaded provider (the native layer's loader is internal), so code above Linalg
+/// (Analysis, the CLI, a framework adapter) chooses, inspects and tunes a backend through this type alone. There is one
 /// instance per kind, as there is one loaded library per kind, so instances can be compared by reference. A null
 /// backend argument anywhere means <see cref="Default"/>.</para>
 /// <para>Inside the library the wrapper is also what routines hold: it forwards the native entry points and thread
@@ -25,7 +25,7 @@ public sealed unsafe class BlasBackend
     /// <summary>Environment variable choosing MKL's threading layer: sequential, gnu or intel.</summary>
     public const string MklThreadingVariable = NativeLibraryCandidates.MklThreadingVariable;
 
-    /// <summary>Below this many flops a BLAS call runs on one thread (see <see cref="BlasLibrary.SingleThreadFlops"/>).</summary>
+    /// <summary>Below this many flops a BLAS call runs on one thread: waking a second thread costs more than it saves.</summary>
     public const long SingleThreadFlops = BlasLibrary.SingleThreadFlops;
 
     private static readonly BlasBackend?[] Instances = new BlasBackend?[Enum.GetValues<BlasBackendKind>().Length];

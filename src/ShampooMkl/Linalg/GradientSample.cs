@@ -1,21 +1,24 @@
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using ShampooMkl.Memory;
-using ShampooMkl.Native;
 
 namespace ShampooMkl.Linalg;
 
 /// <summary>A read-only view of N per-example gradients G₁…G_N (each m×n, row-major, stored back to back) with probability weights.</summary>
 /// <remarks>
-/// It stands for the matrix H = Σᵢ wᵢ gᵢ gᵢᵀ (gᵢ = vec(Gᵢ), row-major vec as in DESIGN §1) without ever forming it:
+/// <para>It stands for the matrix H = Σᵢ wᵢ gᵢ gᵢᵀ (gᵢ = vec(Gᵢ), row-major vec as in DESIGN §1) without ever forming it:
 /// uniform weights give the Adagrad covariance / empirical Fisher, and per-(example, class) weights p(ŷ|x)/N give
 /// the exact class-weighted Fisher. Weights are relative: they are divided by their sum, because they mean
 /// probabilities and a sum off by rounding should not bias every metric.
 /// The sample does not copy the gradients (a full MLP layer's sample is gigabytes): the caller keeps the memory
 /// alive and unchanged while the sample is in use. fp32 storage halves that memory; every consumer promotes to fp64
-/// chunk by chunk before accumulating.
+/// chunk by chunk before accumulating.</para>
+/// <para>As an <see cref="IKroneckerSample"/> it is safe to use from several threads at once: every run of
+/// <see cref="OptimalKroneckerApproximation.Compute(IKroneckerSample, PowerIterationOptions?, BlasBackend?)"/> builds
+/// its own chunk buffers once and reuses them for every pass, and a direct call of the interface's members builds
+/// (and frees) buffers for that call only, so the sample never holds tens of MB of scratch between runs.</para>
 /// </remarks>
-public sealed class GradientSample<T> : IKroneckerSample where T : unmanaged
+public sealed class GradientSample<T> : IKroneckerSample, IKroneckerOperatorSource where T : unmanaged
 {
     private readonly ReadOnlyMemory<T> gradients;
     private readonly double[] weights;
@@ -119,6 +122,9 @@ public sealed class GradientSample<T> : IKroneckerSample where T : unmanaged
     }
 
     /// <inheritdoc />
+    /// <remarks>Builds chunk buffers for this call alone; a loop of passes should go through
+    /// <see cref="OptimalKroneckerApproximation.Compute(IKroneckerSample, PowerIterationOptions?, BlasBackend?)"/>,
+    /// which builds them once per run.</remarks>
     void IKroneckerSample.Apply(ReadOnlySpan<double> a, ReadOnlySpan<double> b, Span<double> nextA, Span<double> nextB, BlasBackend? blas)
     {
         using var op = new RearrangementOperator<T>(this);
@@ -126,11 +132,15 @@ public sealed class GradientSample<T> : IKroneckerSample where T : unmanaged
     }
 
     /// <inheritdoc />
+    /// <remarks>Builds chunk buffers for this call alone, as <see cref="IKroneckerSample.Apply"/> does.</remarks>
     double IKroneckerSample.InnerProduct(ReadOnlySpan<double> a, ReadOnlySpan<double> b, BlasBackend? blas)
     {
         using var op = new RearrangementOperator<T>(this);
         return op.InnerProduct(a, b, blas);
     }
+
+    /// <inheritdoc />
+    IKroneckerOperator IKroneckerOperatorSource.CreateOperator() => new RearrangementOperator<T>(this);
 
     private static bool AllFinite(ReadOnlySpan<T> data) => typeof(T) == typeof(float)
         ? FiniteCheck.All(MemoryMarshal.Cast<T, float>(data))

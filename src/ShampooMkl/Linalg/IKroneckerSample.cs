@@ -1,4 +1,3 @@
-using ShampooMkl.Native;
 
 namespace ShampooMkl.Linalg;
 
@@ -26,4 +25,17 @@ public interface IKroneckerSample
     /// <summary>⟨H, A⊗B⟩_F = Σ wᵢ tr(Gᵢᵀ A Gᵢ Bᵀ).</summary>
     /// <exception cref="ArgumentException">A span of another length than m², n².</exception>
     double InnerProduct(ReadOnlySpan<double> a, ReadOnlySpan<double> b, BlasBackend? blas);
+}
+
+/// <summary>An <see cref="IKroneckerSample"/> that owns scratch (e.g. chunk buffers) reused by every pass of one run.</summary>
+internal interface IKroneckerOperator : IKroneckerSample, IDisposable
+{
+}
+
+/// <summary>A sample whose products are cheaper through an operator built once per run than through its own
+/// <see cref="IKroneckerSample"/> members, which build their scratch per call.</summary>
+internal interface IKroneckerOperatorSource
+{
+    /// <summary>A new operator over this sample, giving bit-identical products; the caller disposes it.</summary>
+    IKroneckerOperator CreateOperator();
 }

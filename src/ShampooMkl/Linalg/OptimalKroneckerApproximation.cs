@@ -1,6 +1,5 @@
 using System.Numerics.Tensors;
 using ShampooMkl.Memory;
-using ShampooMkl.Native;
 
 namespace ShampooMkl.Linalg;
 
@@ -91,6 +90,13 @@ public static class OptimalKroneckerApproximation
     public static OptimalKroneckerResult Compute(IKroneckerSample sample, PowerIterationOptions? options = null, BlasBackend? blas = null)
     {
         ArgumentNullException.ThrowIfNull(sample);
+        if (sample is IKroneckerOperatorSource source)
+        {
+            // A GradientSample's own members build chunk buffers per call; one operator serves the whole run instead.
+            using var op = source.CreateOperator();
+            return Iterate(op, options, blas);
+        }
+
         return Iterate(sample, options, blas);
     }
 

@@ -1,6 +1,5 @@
 using System.Numerics.Tensors;
 using ShampooMkl.Memory;
-using ShampooMkl.Native;
 
 namespace ShampooMkl.Linalg;
 
@@ -15,10 +14,13 @@ namespace ShampooMkl.Linalg;
 /// Every sum is accumulated in fp64 by BLAS's β = 1 across chunks. The chunk buffers are allocated once per operator
 /// and reused by every pass.
 /// </remarks>
-internal sealed class RearrangementOperator<T> : IKroneckerSample, IDisposable where T : unmanaged
+internal sealed class RearrangementOperator<T> : IKroneckerOperator where T : unmanaged
 {
-    /// <summary>Cost of an order-d eigendecomposition in gemm-flop equivalents, per d³ (measured: a 784×784 syevd takes
-    /// about as long as 13·784³ flops of gemm on the reference machine).</summary>
+    /// <summary>Cost of an order-d eigendecomposition in gemm-flop equivalents, per d³, with a margin: a 784×784 syevd
+    /// took about as long as 13·784³ flops of gemm on the reference machine, rounded up to 16 (about 25%) towards the
+    /// plain path because the saving it is weighed against is counted at gemm's flop rate while syrk usually runs
+    /// slower per flop, and because the syevd timing varies from run to run. Near the break-even the two paths cost
+    /// about the same, so the exact value matters little.</summary>
     private const double EigenCostPerCube = 16;
 
     private readonly GradientSample<T> sample;

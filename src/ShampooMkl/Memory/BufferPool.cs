@@ -4,9 +4,10 @@ namespace ShampooMkl.Memory;
 /// <remarks>
 /// Buckets are powers of two in bytes; each bucket is a <see cref="Stack{T}"/> under one lock, because a
 /// stack that does not grow neither allocates on push nor pop, which keeps a steady-state optimizer step
-/// at zero managed allocations. <see cref="Outstanding"/> lets tests prove that nothing leaks.
+/// at zero managed allocations. <see cref="Outstanding"/> lets tests prove that nothing leaks. A pool keeps its
+/// blocks until it is disposed (or, undisposed, until the blocks' finalizers run after the pool is collected).
 /// </remarks>
-public sealed class BufferPool
+public sealed class BufferPool : IDisposable
 {
     private const int MinShift = 6;
     private const int MaxShift = 40;
@@ -15,6 +16,7 @@ public sealed class BufferPool
     private readonly object gate = new();
     private long outstanding;
     private long allocatedBytes;
+    private bool disposed;
 
     /// <summary>The process-wide pool.</summary>
     public static BufferPool Shared { get; } = new();
@@ -22,7 +24,7 @@ public sealed class BufferPool
     /// <summary>Buffers rented and not yet returned.</summary>
     public long Outstanding => Interlocked.Read(ref outstanding);
 
-    /// <summary>Bytes of native memory this pool has ever allocated (it never frees them).</summary>
+    /// <summary>Bytes of native memory this pool has ever allocated (it frees them only when disposed).</summary>
     public long AllocatedBytes => Interlocked.Read(ref allocatedBytes);
 
     /// <summary>Rents a buffer of at least <paramref name="length"/> elements; dispose it to give it back.</summary>
@@ -52,11 +54,35 @@ public sealed class BufferPool
         return new PooledBuffer<T>(this, block, length, shift);
     }
 
+    /// <summary>Frees every idle buffer; a buffer still rented is freed when it is returned. Renting afterwards still
+    /// works but no longer pools (each buffer is freed on return). A second call does nothing.</summary>
+    public void Dispose()
+    {
+        lock (gate)
+        {
+            disposed = true;
+            foreach (var bucket in buckets)
+            {
+                while (bucket is { Count: > 0 })
+                {
+                    bucket.Pop().Dispose();
+                }
+            }
+        }
+    }
+
     internal void Return(NativeBlock block, int shift)
     {
         lock (gate)
         {
-            (buckets[shift] ??= new Stack<NativeBlock>(4)).Push(block);
+            if (disposed)
+            {
+                block.Dispose();
+            }
+            else
+            {
+                (buckets[shift] ??= new Stack<NativeBlock>(4)).Push(block);
+            }
         }
 
         Interlocked.Decrement(ref outstanding);

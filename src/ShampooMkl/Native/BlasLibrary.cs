@@ -9,7 +9,7 @@ namespace ShampooMkl.Native;
 /// may hold both backends at once (tests compare them); each kind is loaded at most once because MKL's
 /// threading layer can only be chosen before its first call.
 /// </remarks>
-public sealed unsafe class BlasLibrary
+internal sealed unsafe class BlasLibrary
 {
     /// <summary>Symbols every backend must export; a library lacking one is rejected with its name.</summary>
     public static readonly IReadOnlyList<string> RequiredSymbols =

@@ -10,7 +10,7 @@ namespace ShampooMkl.Native;
 /// handles as integer constants compiled into the caller instead, so their libraries are rejected by name
 /// rather than misused. The library is loaded once per process: MPI itself can only be initialised once.
 /// </remarks>
-public sealed unsafe class MpiLibrary
+internal sealed unsafe class MpiLibrary
 {
     /// <summary>Environment variable naming an exact libmpi file to try first.</summary>
     public const string PathVariable = "SHAMPOO_MPI_PATH";

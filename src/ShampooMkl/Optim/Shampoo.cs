@@ -38,9 +38,9 @@ namespace ShampooMkl.Optim;
 /// DS's other first moment (β₁ "filtered gradient" before preconditioning) is not offered. Weight decay is AdamW-style,
 /// outside momentum (DS adds λW to the direction before its momentum).</para>
 /// <para>Parameters are fp32; everything in (b)–(g) runs in <c>FactorPrecision</c> (grafting and diagonal accumulators
-/// in fp64) and W is rounded to fp32 once per step. A step that refreshes no roots allocates no managed memory; a
-/// refresh allocates a little (the parallel loop and pooled LAPACK workspaces on first use), amortised over
-/// <c>PreconditionFrequency</c> steps.</para>
+/// in fp64) and W is rounded to fp32 once per step. After the first refresh no step allocates managed memory, refresh
+/// steps included: the refresh scheduler keeps persistent helper threads, and the pooled LAPACK workspaces rented on
+/// first use are reused.</para>
 /// <para>Distributed (a communicator of more than one rank): the caller gives every rank the same gradients (e.g. the
 /// mean over ranks, <c>Distributed.DataParallelGradients</c>). Every Kronecker block has one owner rank
 /// (<see cref="BlockOwnership"/>, largest m³ + n³ first), which alone accumulates its L and R, refreshes its roots and

@@ -159,4 +159,52 @@ public sealed class KroneckerApproximationsTests
         Assert.Throws<ArgumentException>(() => new ShampooStatistics(l, [double.NaN], 2, 1));
         Assert.Throws<ArgumentOutOfRangeException>(() => new ShampooStatistics([], r, 0, 1));
     }
+
+    [Fact]
+    public void Statistics_PublicConstructor_SymmetrisesFp32RoundOff_RejectsRealAsymmetry()
+    {
+        // L = G Gᵀ summed in fp32, each triangle in its own order as a gemm may do: asymmetric in the last bits.
+        const int m = 6;
+        const int k = 500;
+        double[] g = SeededRandom.Gaussian(91, m * k);
+        var l = new double[m * m];
+        for (var i = 0; i < m; i++)
+        {
+            for (var j = 0; j < m; j++)
+            {
+                float sum = 0;
+                for (var t = 0; t < k; t++)
+                {
+                    int p = i <= j ? t : k - 1 - t;
+                    sum += (float)g[(i * k) + p] * (float)g[(j * k) + p];
+                }
+
+                l[(i * m) + j] = sum;
+            }
+        }
+
+        double[] original = (double[])l.Clone();
+        Assert.NotEqual(l, DenseMatrix.Transpose(l, m, m));
+
+        var stats = new ShampooStatistics(l, [4], m, 1);
+        Assert.Equal(original, l);
+        Assert.NotSame(l, stats.L);
+        Assert.Equal(stats.L, DenseMatrix.Transpose(stats.L, m, m));
+        for (var i = 0; i < m; i++)
+        {
+            for (var j = 0; j < m; j++)
+            {
+                Assert.Equal(0.5 * (l[(i * m) + j] + l[(j * m) + i]), stats.L[(i * m) + j]);
+            }
+        }
+
+        // Just past the tolerance, and far past it: rejected.
+        double norm = Math.Sqrt(l.Sum(x => x * x));
+        double[] justPast = DenseMatrix.Transpose(stats.L, m, m);
+        justPast[1] += 1.01 * ShampooStatistics.SymmetryTolerance * norm;
+        Assert.Throws<ArgumentException>(() => new ShampooStatistics(justPast, [4], m, 1));
+        double[] skewed = (double[])stats.L.Clone();
+        skewed[1] += 1e-3 * norm;
+        Assert.Throws<ArgumentException>(() => new ShampooStatistics(skewed, [4], m, 1));
+    }
 }

@@ -187,6 +187,38 @@ public sealed class OptimalKroneckerApproximationTests
         Tolerance.AssertClose(fromDouble.Scale, fromSingle.Scale, tol, 0, "σ, fp32 storage");
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void InterfaceRoute_BuildsOneOperatorPerRun_AndMatchesEveryRouteBitForBit(bool single)
+    {
+        const int m = 6;
+        const int n = 4;
+        const int count = 9;
+        double[] stack = SeededRandom.Gaussian(55, count * m * n);
+        double[] weights = SeededRandom.Uniform(56, count, 0.2, 1.0);
+        var sample = new GradientSample<double>(stack, count, m, n, weights);
+        var options = new PowerIterationOptions { MaxIterations = 5, Tolerance = 0 };
+        IKroneckerSample viewed = single ? sample.ToSingle() : sample;
+        Assert.IsAssignableFrom<IKroneckerOperatorSource>(viewed);
+
+        // Typed route, interface route (one operator for the run) and the sample's own per-call members (what the
+        // interface route did before) must agree exactly: the operator's buffers are scratch fully rewritten each pass.
+        OptimalKroneckerResult typed = single
+            ? OptimalKroneckerApproximation.Compute((GradientSample<float>)viewed, options)
+            : OptimalKroneckerApproximation.Compute(sample, options);
+        OptimalKroneckerResult throughInterface = OptimalKroneckerApproximation.Compute(viewed, options);
+        OptimalKroneckerResult perCall = OptimalKroneckerApproximation.Compute(new PerCallSample(viewed), options);
+
+        foreach (OptimalKroneckerResult other in new[] { throughInterface, perCall })
+        {
+            Assert.Equal(typed.Unit.A, other.Unit.A);
+            Assert.Equal(typed.Unit.B, other.Unit.B);
+            Assert.Equal(typed.Scale, other.Scale);
+            Assert.Equal(typed.ChangeHistory, other.ChangeHistory);
+        }
+    }
+
     [Fact]
     public void Progress_ReportsEveryPassWithThePreviousInnerProduct()
     {
@@ -240,4 +272,17 @@ public sealed class OptimalKroneckerApproximationTests
         double[] root = JacobiEigen.MatrixFunction(x, order, v => Math.Sqrt(Math.Max(v, 0)));
         return DenseMatrix.CosineSimilarity(x, root);
     }
+}
+
+/// <summary>Forwards to another sample's <see cref="IKroneckerSample"/> members, hiding any faster route it offers.</summary>
+internal sealed class PerCallSample(IKroneckerSample inner) : IKroneckerSample
+{
+    public int Rows => inner.Rows;
+
+    public int Cols => inner.Cols;
+
+    public void Apply(ReadOnlySpan<double> a, ReadOnlySpan<double> b, Span<double> nextA, Span<double> nextB, BlasBackend? blas) =>
+        inner.Apply(a, b, nextA, nextB, blas);
+
+    public double InnerProduct(ReadOnlySpan<double> a, ReadOnlySpan<double> b, BlasBackend? blas) => inner.InnerProduct(a, b, blas);
 }

@@ -45,6 +45,30 @@ public class BufferPoolTests
     }
 
     [Fact]
+    public void Dispose_FreesIdleBuffers_AndBuffersReturnedLater()
+    {
+        var pool = new BufferPool();
+        var idle = pool.Rent<double>(100);
+        var held = pool.Rent<double>(5000);
+        idle.Dispose();
+        pool.Dispose();
+
+        held.Dispose();
+        Assert.Equal(0, pool.Outstanding);
+
+        // Nothing is cached any more: the same size allocates afresh, and is freed again on return.
+        var allocated = pool.AllocatedBytes;
+        using (var again = pool.Rent<double>(100))
+        {
+            again.Span.Fill(1.0);
+        }
+
+        Assert.True(pool.AllocatedBytes > allocated);
+        Assert.Equal(0, pool.Outstanding);
+        pool.Dispose();
+    }
+
+    [Fact]
     public void Rent_GivesSixtyFourByteAlignedPointers()
     {
         var pool = new BufferPool();

@@ -38,5 +38,5 @@ public static class Backends
             : throw new InvalidOperationException($"{kind} was listed as loadable but did not load:{Environment.NewLine}{string.Join(Environment.NewLine, attempts)}");
 
     /// <summary>The native library underneath <see cref="Get"/>, for tests of the native layer itself.</summary>
-    public static BlasLibrary GetLibrary(BlasBackendKind kind) => Get(kind).Library;
+    internal static BlasLibrary GetLibrary(BlasBackendKind kind) => Get(kind).Library;
 }

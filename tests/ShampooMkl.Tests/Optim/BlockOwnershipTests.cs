@@ -1,6 +1,6 @@
 using ShampooMkl.Optim;
 
-namespace ShampooMkl.Tests.Optim.Collectives;
+namespace ShampooMkl.Tests.Optim;
 
 /// <summary>LPT block ownership: hand-worked cases, balance bounds, and the determinism every rank relies on.</summary>
 public class BlockOwnershipTests

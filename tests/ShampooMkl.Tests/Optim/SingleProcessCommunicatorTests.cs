@@ -1,6 +1,6 @@
 using ShampooMkl.Optim;
 
-namespace ShampooMkl.Tests.Optim.Collectives;
+namespace ShampooMkl.Tests.Optim;
 
 /// <summary>The one-process communicator: no-op reductions, copying gathers, and the same argument checks as MPI.</summary>
 public class SingleProcessCommunicatorTests
