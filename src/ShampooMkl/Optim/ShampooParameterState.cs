@@ -281,50 +281,9 @@ internal sealed class ShampooParameterState<T> : ShampooParameterState where T :
         return T.CreateTruncating(shampooSquares > 0 ? Math.Sqrt(graftSquares) / Math.Sqrt(shampooSquares) : 0.0);
     }
 
-    /// <summary>Σ x² accumulated in fp64: a 1024×1024 block summed in fp32 would lose about three digits of its norm.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static double SumOfSquares(ReadOnlySpan<T> values)
-    {
-        var start = 0;
-        var sum = 0.0;
-        if (Vector.IsHardwareAccelerated)
-        {
-            var width = Vector<double>.Count;
-            var acc0 = Vector<double>.Zero;
-            var acc1 = Vector<double>.Zero;
-            if (typeof(T) == typeof(float))
-            {
-                var x = MemoryMarshal.Cast<T, float>(values);
-                for (; start <= x.Length - (2 * width); start += 2 * width)
-                {
-                    Vector.Widen(new Vector<float>(x.Slice(start)), out var lo, out var hi);
-                    acc0 += lo * lo;
-                    acc1 += hi * hi;
-                }
-            }
-            else
-            {
-                var x = MemoryMarshal.Cast<T, double>(values);
-                for (; start <= x.Length - (2 * width); start += 2 * width)
-                {
-                    var lo = new Vector<double>(x.Slice(start));
-                    var hi = new Vector<double>(x.Slice(start + width));
-                    acc0 += lo * lo;
-                    acc1 += hi * hi;
-                }
-            }
-
-            sum = Vector.Sum(acc0 + acc1);
-        }
-
-        for (var i = start; i < values.Length; i++)
-        {
-            var x = double.CreateTruncating(values[i]);
-            sum += x * x;
-        }
-
-        return sum;
-    }
+    /// <summary>Σ x² accumulated in fp64 (a 1024×1024 block summed in fp32 would lose about three digits of its norm), in
+    /// <see cref="FixedOrderSum"/>'s order: the grafting scale must have the same bits on every rank, whatever its hardware.</summary>
+    private static double SumOfSquares(ReadOnlySpan<T> values) => FixedOrderSum.SumOfSquares(values);
 
     /// <summary>The scalars of (e)–(g) for one step, rounded to <typeparamref name="T"/> once.</summary>
     private readonly struct UpdateCoefficients

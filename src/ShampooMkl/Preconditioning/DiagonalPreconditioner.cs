@@ -1,6 +1,8 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using ShampooMkl.Linalg;
 using ShampooMkl.Memory;
 
 namespace ShampooMkl.Preconditioning;
@@ -174,55 +176,63 @@ public sealed class DiagonalPreconditioner : IPreconditioner
 
     /// <summary>Σ dᵢ² of the direction over the elements [offset, offset + gradient.Length), computed in fp64 without
     /// writing it: what per-block grafting needs (the norm of this method's step on a block).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal double SumOfSquaredDirections<TIn>(ReadOnlySpan<TIn> gradient, int offset, double correction) where TIn : unmanaged, IFloatingPointIeee754<TIn>
+    /// <remarks>Summed in <see cref="FixedOrderSum"/>'s order, so the result has the same bits on every machine.</remarks>
+    internal double SumOfSquaredDirections<TIn>(ReadOnlySpan<TIn> gradient, int offset, double correction) where TIn : unmanaged, IFloatingPointIeee754<TIn> =>
+        SumOfSquaredDirections(gradient, offset, correction, Vector128.IsHardwareAccelerated);
+
+    /// <summary><see cref="SumOfSquaredDirections{TIn}(ReadOnlySpan{TIn}, int, double)"/> on a chosen path (both give the same bits).</summary>
+    internal double SumOfSquaredDirections<TIn>(ReadOnlySpan<TIn> gradient, int offset, double correction, bool vectorized)
+        where TIn : unmanaged, IFloatingPointIeee754<TIn> =>
+        FixedOrderSum.SumOfSquares(new Directions<TIn>(gradient, accumulator.Span.Slice(offset, gradient.Length), correction, Epsilon), vectorized);
+
+    private double Direction(double g, double v, double correction) => Direction(g, v, correction, Epsilon);
+
+    /// <summary>d = g / (√(v/c) + ε), and 0 where the denominator is not positive.</summary>
+    private static double Direction(double g, double v, double correction, double epsilon)
     {
-        var v = accumulator.Span.Slice(offset, gradient.Length);
-        var start = 0;
-        var sum = 0.0;
-        if (Vector.IsHardwareAccelerated)
-        {
-            var width = Vector<double>.Count;
-            var acc0 = Vector<double>.Zero;
-            var acc1 = Vector<double>.Zero;
-            if (typeof(TIn) == typeof(float))
-            {
-                var g = MemoryMarshal.Cast<TIn, float>(gradient);
-                for (; start <= v.Length - (2 * width); start += 2 * width)
-                {
-                    Vector.Widen(new Vector<float>(g.Slice(start)), out var lo, out var hi);
-                    var d0 = Direction(lo, new Vector<double>(v.Slice(start)), correction);
-                    var d1 = Direction(hi, new Vector<double>(v.Slice(start + width)), correction);
-                    acc0 += d0 * d0;
-                    acc1 += d1 * d1;
-                }
-            }
-            else
-            {
-                var g = MemoryMarshal.Cast<TIn, double>(gradient);
-                for (; start <= v.Length - width; start += width)
-                {
-                    var d = Direction(new Vector<double>(g.Slice(start)), new Vector<double>(v.Slice(start)), correction);
-                    acc0 += d * d;
-                }
-            }
-
-            sum = Vector.Sum(acc0 + acc1);
-        }
-
-        for (var i = start; i < v.Length; i++)
-        {
-            var d = Direction(double.CreateTruncating(gradient[i]), v[i], correction);
-            sum += d * d;
-        }
-
-        return sum;
+        var denom = Math.Sqrt(v / correction) + epsilon;
+        return denom > 0 ? g / denom : 0.0;
     }
 
-    private double Direction(double g, double v, double correction)
+    /// <summary>The two-element form of <see cref="Direction(double, double, double, double)"/>, with the same operations in
+    /// the same order (IEEE division and square root are correctly rounded, so each element gets the scalar's bits).</summary>
+    private static Vector128<double> Direction(Vector128<double> g, Vector128<double> v, double correction, double epsilon)
     {
-        var denom = Math.Sqrt(v / correction) + Epsilon;
-        return denom > 0 ? g / denom : 0.0;
+        var denom = Vector128.Sqrt(v / Vector128.Create(correction)) + Vector128.Create(epsilon);
+        return Vector128.ConditionalSelect(Vector128.GreaterThan(denom, Vector128<double>.Zero), g / denom, Vector128<double>.Zero);
+    }
+
+    /// <summary>The directions dᵢ of a gradient slice and the matching accumulator slice, as terms of a fixed-order sum.</summary>
+    private readonly ref struct Directions<TIn> : ISquaredTerms where TIn : unmanaged, IFloatingPointIeee754<TIn>
+    {
+        private readonly ReadOnlySpan<TIn> gradient;
+        private readonly ReadOnlySpan<double> v;
+        private readonly double correction;
+        private readonly double epsilon;
+
+        public Directions(ReadOnlySpan<TIn> gradient, ReadOnlySpan<double> v, double correction, double epsilon)
+        {
+            this.gradient = gradient;
+            this.v = v;
+            this.correction = correction;
+            this.epsilon = epsilon;
+        }
+
+        public int Length => gradient.Length;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public double Term(int index) => Direction(double.CreateTruncating(gradient[index]), v[index], correction, epsilon);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Terms(int index, out Vector128<double> t0, out Vector128<double> t1, out Vector128<double> t2, out Vector128<double> t3)
+        {
+            FixedOrderSum.Load(gradient, index, out var g0, out var g1, out var g2, out var g3);
+            FixedOrderSum.Load(v, index, out var v0, out var v1, out var v2, out var v3);
+            t0 = Direction(g0, v0, correction, epsilon);
+            t1 = Direction(g1, v1, correction, epsilon);
+            t2 = Direction(g2, v2, correction, epsilon);
+            t3 = Direction(g3, v3, correction, epsilon);
+        }
     }
 
     /// <summary>The vector form of <see cref="Direction(double, double, double)"/>, with the same operations in the same order.</summary>

@@ -339,13 +339,14 @@ public class ShampooPreconditionerTests
 
     /// <summary>The vectorised accumulate and direction give every element exactly the bits of the scalar formula
     /// (same operations, same order, IEEE-exact sqrt and division), for lengths around every vector width so the
-    /// vector loops and their tails both run; Σd² only changes summation order, so it gets n·ε relative.</summary>
+    /// vector loops and their tails both run; Σd² has the bits of the documented eight-lane order (FixedOrderSum).</summary>
     [Theory]
     [InlineData(1)]
     [InlineData(7)]
     [InlineData(16)]
     [InlineData(33)]
     [InlineData(70)]
+    [InlineData(1001)]
     public void Diagonal_VectorisedKernels_MatchScalarFormula(int length)
     {
         const double beta2 = 0.9;
@@ -377,9 +378,10 @@ public class ShampooPreconditionerTests
         p32.Precondition(g32, d32);
         Assert.Equal(expected, d64);
         Assert.Equal(expected.Select(x => (float)x).ToArray(), d32);
-        var sum = expected.Sum(x => x * x);
-        var got = p32.SumOfSquaredDirections<float>(g32, 0, correction);
-        Assert.True(Math.Abs(got - sum) <= length * 1.2e-16 * sum, $"Σd² {got} vs {sum}");
+        var sum = Linalg.FixedOrderSumTests.EightLaneReference(expected);
+        Linalg.FixedOrderSumTests.AssertSameBits(sum, p32.SumOfSquaredDirections<float>(g32, 0, correction), "Σd², fp32 gradient");
+        Linalg.FixedOrderSumTests.AssertSameBits(sum, p64.SumOfSquaredDirections<double>(g32.Select(x => (double)x).ToArray(), 0, correction),
+            "Σd², fp64 gradient");
     }
 
     [Fact]
