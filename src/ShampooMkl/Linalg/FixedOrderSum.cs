@@ -18,6 +18,22 @@ internal interface ISquaredTerms
 
     /// <summary>t[index … index + 7] as four pairs: t0 = (t[index], t[index+1]), t1 = the next two, and so on.</summary>
     void Terms(int index, out Vector128<double> t0, out Vector128<double> t1, out Vector128<double> t2, out Vector128<double> t3);
+
+    /// <summary>t[index … index + 7] as two quadruples: low = t[index … index + 3], high = t[index + 4 … index + 7].</summary>
+    void Terms(int index, out Vector256<double> low, out Vector256<double> high);
+}
+
+/// <summary>Which code path adds the lanes of a <see cref="FixedOrderSum"/>; every path gives the same bits.</summary>
+internal enum SumPath
+{
+    /// <summary>Eight scalar partial sums.</summary>
+    Scalar,
+
+    /// <summary>Four Vector128 accumulators.</summary>
+    Vector128,
+
+    /// <summary>Two Vector256 accumulators: the same lanes, twice the arithmetic per instruction where AVX is available.</summary>
+    Vector256,
 }
 
 /// <summary>Σ tᵢ² in fp64 in one fixed order, so the result has the same bits on every machine: it does not depend on
@@ -42,22 +58,51 @@ internal static class FixedOrderSum
     /// <summary>Number of partial sums (lanes).</summary>
     public const int Lanes = 8;
 
+    /// <summary>The fastest path this machine accelerates.</summary>
+    public static SumPath BestPath { get; } =
+        Vector256.IsHardwareAccelerated ? SumPath.Vector256 : Vector128.IsHardwareAccelerated ? SumPath.Vector128 : SumPath.Scalar;
+
     /// <summary>Σ xᵢ², fp32 elements widened to fp64 before squaring.</summary>
     public static double SumOfSquares<T>(ReadOnlySpan<T> values) where T : unmanaged, IFloatingPointIeee754<T> =>
-        SumOfSquares(new Values<T>(values), Vector128.IsHardwareAccelerated);
+        SumOfSquares(new Values<T>(values), BestPath);
 
-    /// <summary><see cref="SumOfSquares{T}(ReadOnlySpan{T})"/> on a chosen path (both give the same bits).</summary>
+    /// <summary><see cref="SumOfSquares{T}(ReadOnlySpan{T})"/> on the best vector path or on the scalar path (same bits).</summary>
     internal static double SumOfSquares<T>(ReadOnlySpan<T> values, bool vectorized) where T : unmanaged, IFloatingPointIeee754<T> =>
-        SumOfSquares(new Values<T>(values), vectorized);
+        SumOfSquares(new Values<T>(values), vectorized ? BestPath : SumPath.Scalar);
 
-    /// <summary>Σ tᵢ² in the order of the class remarks, on the Vector128 path or on the scalar path.</summary>
+    /// <summary><see cref="SumOfSquares{T}(ReadOnlySpan{T})"/> on a chosen path (every path gives the same bits).</summary>
+    internal static double SumOfSquares<T>(ReadOnlySpan<T> values, SumPath path) where T : unmanaged, IFloatingPointIeee754<T> =>
+        SumOfSquares(new Values<T>(values), path);
+
+    /// <summary>Σ tᵢ² in the order of the class remarks, on the best vector path or on the scalar path.</summary>
+    internal static double SumOfSquares<TTerms>(TTerms terms, bool vectorized) where TTerms : ISquaredTerms, allows ref struct =>
+        SumOfSquares(terms, vectorized ? BestPath : SumPath.Scalar);
+
+    /// <summary>Σ tᵢ² in the order of the class remarks, on the given path.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static double SumOfSquares<TTerms>(TTerms terms, bool vectorized) where TTerms : ISquaredTerms, allows ref struct
+    internal static double SumOfSquares<TTerms>(TTerms terms, SumPath path) where TTerms : ISquaredTerms, allows ref struct
     {
         var n = terms.Length;
         var m = n - (n % Lanes);
         double sum;
-        if (vectorized)
+        if (path == SumPath.Vector256)
+        {
+            // A0 = (l₀, l₁, l₂, l₃), A1 = (l₄, …, l₇); A0 + A1 = (l₀+l₄, l₁+l₅, l₂+l₆, l₃+l₇), whose halves added give
+            // ((l₀+l₄)+(l₂+l₆), (l₁+l₅)+(l₃+l₇)): the Vector128 path's s, so the same tree and the same bits.
+            var a0 = Vector256<double>.Zero;
+            var a1 = Vector256<double>.Zero;
+            for (var i = 0; i < m; i += Lanes)
+            {
+                terms.Terms(i, out Vector256<double> low, out Vector256<double> high);
+                a0 += low * low;
+                a1 += high * high;
+            }
+
+            var both = a0 + a1;
+            var s = both.GetLower() + both.GetUpper();
+            sum = s.GetElement(0) + s.GetElement(1);
+        }
+        else if (path == SumPath.Vector128)
         {
             var a0 = Vector128<double>.Zero;
             var a1 = Vector128<double>.Zero;
@@ -101,7 +146,7 @@ internal static class FixedOrderSum
         return sum;
     }
 
-    /// <summary>x[index … index + 7] as four fp64 pairs (see <see cref="ISquaredTerms.Terms"/>), fp32 widened exactly.</summary>
+    /// <summary>x[index … index + 7] as four fp64 pairs (see <see cref="ISquaredTerms"/>), fp32 widened exactly.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void Load<T>(ReadOnlySpan<T> x, int index, out Vector128<double> x0, out Vector128<double> x1,
         out Vector128<double> x2, out Vector128<double> x3) where T : unmanaged, IFloatingPointIeee754<T>
@@ -130,6 +175,29 @@ internal static class FixedOrderSum
         }
     }
 
+    /// <summary>x[index … index + 7] as two fp64 quadruples (see <see cref="ISquaredTerms"/>), fp32 widened exactly.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Load<T>(ReadOnlySpan<T> x, int index, out Vector256<double> low, out Vector256<double> high)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float))
+        {
+            (low, high) = Vector256.Widen(Vector256.Create(MemoryMarshal.Cast<T, float>(x).Slice(index, Lanes)));
+        }
+        else if (typeof(T) == typeof(double))
+        {
+            var d = MemoryMarshal.Cast<T, double>(x).Slice(index, Lanes);
+            low = Vector256.Create(d);
+            high = Vector256.Create(d.Slice(4));
+        }
+        else
+        {
+            Load(x, index, out var x0, out var x1, out var x2, out var x3);
+            low = Vector256.Create(x0, x1);
+            high = Vector256.Create(x2, x3);
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static double Square(double x) => x * x;
 
@@ -148,5 +216,8 @@ internal static class FixedOrderSum
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Terms(int index, out Vector128<double> t0, out Vector128<double> t1, out Vector128<double> t2, out Vector128<double> t3) =>
             Load(values, index, out t0, out t1, out t2, out t3);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Terms(int index, out Vector256<double> low, out Vector256<double> high) => Load(values, index, out low, out high);
     }
 }

@@ -178,9 +178,14 @@ public sealed class DiagonalPreconditioner : IPreconditioner
     /// writing it: what per-block grafting needs (the norm of this method's step on a block).</summary>
     /// <remarks>Summed in <see cref="FixedOrderSum"/>'s order, so the result has the same bits on every machine.</remarks>
     internal double SumOfSquaredDirections<TIn>(ReadOnlySpan<TIn> gradient, int offset, double correction) where TIn : unmanaged, IFloatingPointIeee754<TIn> =>
-        SumOfSquaredDirections(gradient, offset, correction, Vector128.IsHardwareAccelerated);
+        FixedOrderSum.SumOfSquares(new Directions<TIn>(gradient, accumulator.Span.Slice(offset, gradient.Length), correction, Epsilon), FixedOrderSum.BestPath);
 
-    /// <summary><see cref="SumOfSquaredDirections{TIn}(ReadOnlySpan{TIn}, int, double)"/> on a chosen path (both give the same bits).</summary>
+    /// <summary><see cref="SumOfSquaredDirections{TIn}(ReadOnlySpan{TIn}, int, double)"/> on a chosen path (all give the same bits).</summary>
+    internal double SumOfSquaredDirections<TIn>(ReadOnlySpan<TIn> gradient, int offset, double correction, SumPath path)
+        where TIn : unmanaged, IFloatingPointIeee754<TIn> =>
+        FixedOrderSum.SumOfSquares(new Directions<TIn>(gradient, accumulator.Span.Slice(offset, gradient.Length), correction, Epsilon), path);
+
+    /// <summary><see cref="SumOfSquaredDirections{TIn}(ReadOnlySpan{TIn}, int, double)"/> on the best vector path or the scalar path.</summary>
     internal double SumOfSquaredDirections<TIn>(ReadOnlySpan<TIn> gradient, int offset, double correction, bool vectorized)
         where TIn : unmanaged, IFloatingPointIeee754<TIn> =>
         FixedOrderSum.SumOfSquares(new Directions<TIn>(gradient, accumulator.Span.Slice(offset, gradient.Length), correction, Epsilon), vectorized);
@@ -200,6 +205,13 @@ public sealed class DiagonalPreconditioner : IPreconditioner
     {
         var denom = Vector128.Sqrt(v / Vector128.Create(correction)) + Vector128.Create(epsilon);
         return Vector128.ConditionalSelect(Vector128.GreaterThan(denom, Vector128<double>.Zero), g / denom, Vector128<double>.Zero);
+    }
+
+    /// <summary>The four-element form of <see cref="Direction(double, double, double, double)"/> (same operations, same order).</summary>
+    private static Vector256<double> Direction(Vector256<double> g, Vector256<double> v, double correction, double epsilon)
+    {
+        var denom = Vector256.Sqrt(v / Vector256.Create(correction)) + Vector256.Create(epsilon);
+        return Vector256.ConditionalSelect(Vector256.GreaterThan(denom, Vector256<double>.Zero), g / denom, Vector256<double>.Zero);
     }
 
     /// <summary>The directions dᵢ of a gradient slice and the matching accumulator slice, as terms of a fixed-order sum.</summary>
@@ -232,6 +244,15 @@ public sealed class DiagonalPreconditioner : IPreconditioner
             t1 = Direction(g1, v1, correction, epsilon);
             t2 = Direction(g2, v2, correction, epsilon);
             t3 = Direction(g3, v3, correction, epsilon);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Terms(int index, out Vector256<double> low, out Vector256<double> high)
+        {
+            FixedOrderSum.Load(gradient, index, out Vector256<double> g0, out Vector256<double> g1);
+            FixedOrderSum.Load(v, index, out Vector256<double> v0, out Vector256<double> v1);
+            low = Direction(g0, v0, correction, epsilon);
+            high = Direction(g1, v1, correction, epsilon);
         }
     }
 

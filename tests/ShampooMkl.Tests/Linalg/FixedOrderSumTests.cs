@@ -101,6 +101,11 @@ public class FixedOrderSumTests
             var vector = FixedOrderSum.SumOfSquares<T>(x, vectorized: true);
             var scalar = FixedOrderSum.SumOfSquares<T>(x, vectorized: false);
             AssertSameBits(vector, scalar, $"{typeof(T).Name} n = {n}, Vector128 accelerated: {Vector128.IsHardwareAccelerated}");
+            // Every path explicitly (an unaccelerated one is emulated, so all run on any machine).
+            foreach (var path in Enum.GetValues<SumPath>())
+            {
+                AssertSameBits(scalar, FixedOrderSum.SumOfSquares<T>(x, path), $"{typeof(T).Name} n = {n}, {path}");
+            }
         }
     }
 

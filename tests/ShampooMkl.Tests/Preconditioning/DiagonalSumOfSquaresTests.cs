@@ -1,4 +1,5 @@
 using System.Numerics;
+using ShampooMkl.Linalg;
 using ShampooMkl.Preconditioning;
 using ShampooMkl.Tests.Linalg;
 using ShampooMkl.Tests.Reference;
@@ -56,6 +57,10 @@ public class DiagonalSumOfSquaresTests
                 FixedOrderSumTests.AssertSameBits(expected, p.SumOfSquaredDirections<T>(slice, offset, correction), what);
                 FixedOrderSumTests.AssertSameBits(expected, p.SumOfSquaredDirections<T>(slice, offset, correction, vectorized: true), what + " vector");
                 FixedOrderSumTests.AssertSameBits(expected, p.SumOfSquaredDirections<T>(slice, offset, correction, vectorized: false), what + " scalar");
+                foreach (var path in Enum.GetValues<SumPath>())
+                {
+                    FixedOrderSumTests.AssertSameBits(expected, p.SumOfSquaredDirections<T>(slice, offset, correction, path), $"{what} {path}");
+                }
             }
         }
     }
