@@ -77,9 +77,7 @@ public class AllocationTests
         var bytes = new long[4096];
         var recorded = 0;
         var measuring = false;
-        var caller = Environment.CurrentManagedThreadId;
-        var helperBlocks = 0;
-        Func<bool> helperRan = () => Volatile.Read(ref helperBlocks) > 0;
+        var rendezvous = new TwoThreadRendezvous();
         optimizer.Scheduler.BlockStarting = (_, _) =>
         {
             if (Volatile.Read(ref measuring))
@@ -87,15 +85,8 @@ public class AllocationTests
                 var n = Interlocked.Increment(ref recorded) - 1;
                 threads[n] = Environment.CurrentManagedThreadId;
                 bytes[n] = GC.GetAllocatedBytesForCurrentThread();
-                if (threads[n] != caller)
-                {
-                    Interlocked.Increment(ref helperBlocks);
-                }
-                else if (!helperRan())
-                {
-                    // Hold the caller until a helper has taken a block, so the helpers' path is measured for sure.
-                    SpinWait.SpinUntil(helperRan, TimeSpan.FromSeconds(20));
-                }
+                // Both the caller and a helper run blocks of every measured refresh, so both paths are measured for sure.
+                rendezvous.Arrive();
             }
         };
 
@@ -103,6 +94,7 @@ public class AllocationTests
         void Step(int i)
         {
             gradients[i % 2].CopyTo(parameter.Gradient, 0);
+            rendezvous.Reset();
             optimizer.Step();
         }
 

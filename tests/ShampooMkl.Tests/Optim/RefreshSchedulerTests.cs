@@ -267,23 +267,15 @@ public class RefreshSchedulerTests
         using var scheduler = Scheduler(blocks, dominantMinDim: int.MaxValue);
         var results = new RootRefreshResult[blocks.Length];
         var caller = Environment.CurrentManagedThreadId;
-        var helperStarted = false;
+        var rendezvous = new TwoThreadRendezvous();
         var error = Assert.Throws<InvalidOperationException>(() => scheduler.Run(blocks.Length, i => blocks[i], i =>
         {
+            // Whichever thread starts first waits for the other, so the caller and a helper both run blocks.
+            rendezvous.Arrive();
             var isHelper = Environment.CurrentManagedThreadId != caller;
-            if (isHelper)
-            {
-                Volatile.Write(ref helperStarted, true);
-            }
-            else
-            {
-                // Hold the caller's first block until a helper has taken one, so both threads surely run blocks.
-                SpinWait.SpinUntil(() => Volatile.Read(ref helperStarted), TimeSpan.FromSeconds(20));
-            }
-
             return isHelper == onHelper ? throw new InvalidOperationException(isHelper ? "helper" : "caller") : new RootRefreshResult(true, 1, 0, null);
         }, results));
-        Assert.True(helperStarted, "No helper thread took a block.");
+        Assert.True(rendezvous.Met, "The caller and a helper did not both take a block.");
         Assert.Equal(onHelper ? "helper" : "caller", error.Message);
 
         var refreshed = new int[blocks.Length];
