@@ -38,8 +38,8 @@ public sealed record HessianMeasurement(
 
 /// <summary>Computes every cell of <see cref="HessianGrid"/> from one set of <see cref="HessianEstimates"/>.</summary>
 /// <remarks>
-/// Every sample goes through <see cref="FactoredKronecker"/> (rank-one factors plus a few dense mini-batch gradients:
-/// seconds even for the 256×784 layer with N = 2,000 and 10 classes). Every approximation is built once per source
+/// Every sample goes through <see cref="FactoredKronecker"/> (rank-one factors plus a few dense mini-batch gradients,
+/// so the cost grows with N·(m² + n²), not N·m·n·(m + n)). Every approximation is built once per source
 /// and evaluated against each H it is compared with; H itself is never formed.
 /// </remarks>
 public static class HessianExperiment
