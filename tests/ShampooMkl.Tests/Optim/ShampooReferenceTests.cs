@@ -1,4 +1,5 @@
 using ShampooMkl.Optim;
+using ShampooMkl.Tests.Reference;
 
 namespace ShampooMkl.Tests.Optim;
 

@@ -1,6 +1,4 @@
-using ShampooMkl.Tests.Reference;
-
-namespace ShampooMkl.Tests.Preconditioning;
+namespace ShampooMkl.Tests.Reference;
 
 /// <summary>Shampoo computed the slow way: dense factors, Jacobi roots, explicit products. Independent of the library.</summary>
 internal static class DenseShampoo

@@ -3,7 +3,7 @@ using ShampooMkl.Analysis.Data;
 using ShampooMkl.Cli.Commands;
 using Spectre.Console;
 
-namespace ShampooMkl.Tests.Training;
+namespace ShampooMkl.Tests.Cli;
 
 /// <summary>The <c>train</c> command rejects bad arguments with messages that say what to do.</summary>
 public sealed class TrainCommandTests

@@ -1,7 +1,6 @@
 using ShampooMkl.Optim;
-using ShampooMkl.Tests.Reference;
 
-namespace ShampooMkl.Tests.Optim;
+namespace ShampooMkl.Tests.Reference;
 
 /// <summary>The Shampoo optimizer the slow, obvious way: dense fp64 factors, Jacobi roots, explicit loops.</summary>
 /// <remarks>

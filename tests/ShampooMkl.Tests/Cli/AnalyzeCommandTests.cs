@@ -6,7 +6,7 @@ using ShampooMkl.Linalg;
 using ShampooMkl.Tests.Linalg;
 using ShampooMkl.Tests.Reference;
 
-namespace ShampooMkl.Tests.Experiments;
+namespace ShampooMkl.Tests.Cli;
 
 /// <summary><c>shampoo-mkl analyze</c>: the .npy bridge against dense computations, clear failures, option checks, and the plots.</summary>
 public sealed class AnalyzeCommandTests : IDisposable
