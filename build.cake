@@ -1,7 +1,10 @@
 // ShampooMkl build (Cake 7 scripting, run through ./build.sh or `dotnet cake build.cake`).
 //
 //   ./build.sh                      Default = Test: Build -> Native -> Test
+//   ./build.sh --target=Test --fast skips tests tagged [Trait("Category", "Slow")] or "Mpi" (inner loop, seconds)
+//   ./build.sh --target=Test --test-filter='FullyQualifiedName~Blocking'   any `dotnet test --filter` expression
 //   ./build.sh --target=Native      native libraries + `shampoo-mkl doctor` only
+//   ./build.sh --target=ApiBaseline regenerates src/*/PublicAPI.Unshipped.txt (scripts/update-public-api.sh)
 //   ./build.sh --target=Bench       BenchmarkDotNet suites + roofline + peer table (torch, Math.NET)
 //                                   (--bench-filter='*' --bench-job=short --bench-peers=true --skip-torch)
 //   ./build.sh --target=PerfCompare short regression gate against perf/baselines/<rid>.json
@@ -22,6 +25,14 @@ var benchPeers = Argument("bench-peers", true);
 var skipTorch = HasArgument("skip-torch");
 var updateBaseline = HasArgument("update-baseline");
 var perfThreshold = Argument<string?>("perf-threshold", null);
+// Inner loop: --fast leaves out the Slow and Mpi categories; --test-filter passes any expression to dotnet test
+// (both given: they are combined with &). CI passes neither and runs everything.
+const string fastFilter = "Category!=Slow&Category!=Mpi";
+var fastTests = HasArgument("fast") && !string.Equals(Argument("fast", "true"), "false", StringComparison.OrdinalIgnoreCase);
+var rawTestFilter = Argument<string?>("test-filter", null);
+var testFilter = string.Join("&", new[] { fastTests ? fastFilter : null, rawTestFilter }
+    .Where(f => !string.IsNullOrWhiteSpace(f))
+    .Select(f => rawTestFilter is not null && fastTests ? $"({f})" : f));
 
 var root = MakeAbsolute(Directory("."));
 var artifacts = root.Combine("artifacts");
@@ -112,10 +123,15 @@ Task("Native")
 });
 
 Task("Test")
-    .Description("Runs the xunit tests (after the native check); TRX goes to artifacts/test-results.")
+    .Description("Runs the xunit tests (after the native check); TRX goes to artifacts/test-results; --fast, --test-filter=EXPR.")
     .IsDependentOn("Native")
     .Does(() =>
 {
+    if (!string.IsNullOrEmpty(testFilter))
+    {
+        Information($"Test filter: {testFilter}");
+    }
+
     const string trxName = "ShampooMkl.Tests.trx";
     var trx = testResults.CombineWithFilePath(trxName);
     EnsureDirectoryExists(testResults);
@@ -133,6 +149,7 @@ Task("Test")
                 NoBuild = true,
                 NoRestore = true,
                 ResultsDirectory = testResults,
+                Filter = string.IsNullOrEmpty(testFilter) ? null : testFilter,
                 Loggers = new List<string> { "console;verbosity=normal", $"trx;LogFileName={trxName}" },
             }));
     }
@@ -270,6 +287,22 @@ Task("Pack")
         NoBuild = true,
         OutputDirectory = artifacts.Combine("packages"),
     });
+});
+
+Task("ApiBaseline")
+    .Description("Regenerates the public API baselines (src/*/PublicAPI.Unshipped.txt) after an intentional API change.")
+    .Does(() =>
+{
+    var exitCode = StartProcess("bash", new ProcessSettings
+    {
+        Arguments = new ProcessArgumentBuilder().Append("scripts/update-public-api.sh"),
+        WorkingDirectory = root,
+        EnvironmentVariables = new Dictionary<string, string> { ["CONFIGURATION"] = configuration },
+    });
+    if (exitCode != 0)
+    {
+        throw new CakeException($"scripts/update-public-api.sh failed (exit code {exitCode}); see its output above.");
+    }
 });
 
 Task("Default")

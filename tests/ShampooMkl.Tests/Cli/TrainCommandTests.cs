@@ -1,6 +1,7 @@
 using System.CommandLine;
 using ShampooMkl.Analysis.Data;
 using ShampooMkl.Cli.Commands;
+using ShampooMkl.Tests.Training;
 using Spectre.Console;
 
 namespace ShampooMkl.Tests.Cli;

