@@ -24,7 +24,7 @@ public class BlockingTests
             FactorPrecision = FactorPrecision.Double,
             MaxPreconditionerDim = 256,
             // Step 1 is Adagrad alone on the whole matrix; step 2 refreshes every block once (one syevd of ≤ 256 per
-            // factor keeps this test at a few seconds) and preconditions statistics of two gradients.
+            // factor keeps this test under a second) and preconditions statistics of two gradients.
             PreconditionFrequency = 2,
             Beta1 = 0,
             LearningRate = 1,
