@@ -9,8 +9,7 @@ namespace ShampooMkl.Optim;
 /// <para>Why: threaded BLAS inside blocks that are themselves refreshed in parallel oversubscribes the cores (two
 /// blocks × two MKL threads on two cores), and a small eigendecomposition gains little from a second thread while a
 /// large one does. But a block whose work alone exceeds an even share of the step's work sets the step's length
-/// whatever the others do (the MLP's 256×784 block: about 96% of the m³ + n³ of the model), so it should have every
-/// thread.</para>
+/// whatever the others do, so it should have every thread.</para>
 /// <para>Rule (with P &gt; 1 BLAS threads; with one thread every block is single-threaded, since threads would change
 /// nothing): a block is threaded when its longer side is at least <see cref="ThreadedMinDim"/>, or at least
 /// <see cref="DominantMinDim"/> and it is dominant. Dominant blocks are found once over every block of the model
@@ -20,11 +19,10 @@ namespace ShampooMkl.Optim;
 /// that does not stops the search (no smaller one could pass). Equal costs get one answer (a block of cost c after a
 /// dominant one of cost c passes too), so the rule is a cost threshold (<see cref="DominantCost"/>) plus the side
 /// floor, and eight equal blocks on two threads are never dominant (c·2 ≤ 8c): each runs single-threaded beside
-/// another, which beats two threads' less-than-2× speed-up. Once the largest block is threaded, the next ones usually are too (the MLP: all
-/// three), which measured faster than a short parallel phase after it (see ShampooOptions.DominantRefreshMinDim).</para>
-/// <para>Determinism: MKL (2020, CNR "auto") and OpenBLAS give different bits with 1 and 2 threads while repeating the
-/// same bits for the same count (measured: MKL inverse roots and gemm from order 128, syrk from 256; OpenBLAS 0.3.21
-/// inverse roots and gemm from order 64 when it is the only BLAS in the process; ThreadCountDeterminismTests). So a
+/// another, which beats two threads' less-than-linear speed-up. Once the largest block is threaded, the next ones usually
+/// are too, rather than a short parallel phase after it (see ShampooOptions.DominantRefreshMinDim).</para>
+/// <para>Determinism: MKL and OpenBLAS may give different bits with 1 and 2 threads while repeating the same bits for
+/// the same count (ThreadCountDeterminismTests; the orders from which they differ are in docs/performance.md). So a
 /// block's thread count depends only on its shape, the shapes of all blocks of the model and the configured BLAS
 /// threads — things every rank and every <see cref="Parallelism"/> agree on — never on <see cref="Parallelism"/>, on
 /// which blocks are refreshed this step or owned by this rank (<see cref="Run"/> may get any subset), or on timing: a
@@ -48,7 +46,7 @@ internal sealed class RefreshScheduler : IDisposable
     private int next;
     private int inFlight;
     // The single-threaded phase's helper threads (Parallelism − 1 of them; the calling thread is the last worker):
-    // started on first need and reused, because Parallel.For allocates ~1.8 KB per call and borrows pool threads that
+    // started on first need and reused, because Parallel.For allocates per call and borrows pool threads that
     // a host may be starving; with them a refresh step allocates nothing. A helper idle for HelperIdleTimeout ends, so
     // the threads of a scheduler nobody disposed do not live (and keep it reachable) for the rest of the process.
     private static readonly TimeSpan HelperIdleTimeout = TimeSpan.FromSeconds(30);
