@@ -1,4 +1,3 @@
-using System.Text;
 using ShampooMkl.Preconditioning;
 
 namespace ShampooMkl.Optim;
@@ -14,6 +13,8 @@ namespace ShampooMkl.Optim;
 internal sealed class BlockPlacement
 {
     private const string FailureFallback = "root computation failed";
+    private const int SucceededCode = -1;
+    private const int UnknownFailureCode = -2;
 
     private readonly ShampooParameterState[] states;
     private readonly ICommunicator? communicator;
@@ -25,6 +26,14 @@ internal sealed class BlockPlacement
     private readonly int[] cursors = [];
     private readonly byte[] send = [];
     private readonly byte[] receive = [];
+    // Refresh outcomes: per block a code (SucceededCode, UnknownFailureCode or a RootRefreshFailure.Code) and an ε.
+    private readonly int[] sentCodes = [];
+    private readonly int[] receivedCodes = [];
+    private readonly double[] sentEpsilons = [];
+    private readonly double[] receivedEpsilons = [];
+    private readonly int[] outcomePerRank = [];
+    private readonly int[] outcomeStarts = [];
+    private readonly int[] outcomeSeen = [];
 
     public BlockPlacement(ShampooParameterState[] states, ICommunicator? communicator)
     {
@@ -84,6 +93,13 @@ internal sealed class BlockPlacement
         cursors = new int[communicator.Size];
         send = new byte[ownedBytes];
         receive = new byte[allBytes];
+        sentCodes = new int[total];
+        receivedCodes = new int[total];
+        sentEpsilons = new double[total];
+        receivedEpsilons = new double[total];
+        outcomePerRank = new int[communicator.Size];
+        outcomeStarts = new int[communicator.Size];
+        outcomeSeen = new int[communicator.Size];
     }
 
     /// <summary>Whether blocks are shared over more than one rank.</summary>
@@ -164,6 +180,9 @@ internal sealed class BlockPlacement
     /// <summary>Collective: replaces the results of the refreshed blocks this rank does not own with their owners'.</summary>
     /// <param name="queue">The blocks refreshed this step, the same on every rank.</param>
     /// <param name="results">Per queue entry; this rank's own entries are filled in, the others are overwritten.</param>
+    /// <remarks>Outcomes travel as numbers (one status code per block, then, only when a block failed, one ε per block)
+    /// in buffers sized at construction; the failure's text is formatted on every rank from those numbers, so every rank
+    /// logs the same text and a step without failures allocates nothing.</remarks>
     public void ExchangeRefreshResults(ReadOnlySpan<(int State, int Block)> queue, RootRefreshResult[] results)
     {
         if (communicator is null)
@@ -171,67 +190,54 @@ internal sealed class BlockPlacement
             return;
         }
 
-        // First one int per block (−1: success, else the byte length of the failure's text), then the texts if any.
         var entries = queue.Length;
-        var codes = new int[entries];
-        var mine = new List<int>();
-        var text = new List<byte>();
-        var perRank = new int[communicator.Size];
+        var mine = 0;
+        outcomePerRank.AsSpan().Clear();
         for (var i = 0; i < entries; i++)
         {
             var g = firstBlock[queue[i].State] + queue[i].Block;
-            perRank[Ownership!.OwnerOf(g)]++;
+            outcomePerRank[Ownership!.OwnerOf(g)]++;
             if (owned[g])
             {
                 var r = results[i];
-                if (r.Succeeded)
-                {
-                    mine.Add(-1);
-                }
-                else
-                {
-                    var bytes = Encoding.UTF8.GetBytes(r.Detail ?? FailureFallback);
-                    mine.Add(bytes.Length);
-                    text.AddRange(bytes);
-                }
+                sentCodes[mine] = r.Succeeded ? SucceededCode : r.Failure?.Code ?? UnknownFailureCode;
+                sentEpsilons[mine] = r.Failure?.Epsilon ?? 0;
+                mine++;
             }
         }
 
-        var starts = new int[communicator.Size];
-        Prefix(perRank, starts);
-        communicator.AllGatherV<int>(mine.ToArray(), codes, perRank, starts);
-
-        var textCounts = new int[communicator.Size];
-        var positions = new int[communicator.Size];
-        var seen = new int[communicator.Size];
+        Prefix(outcomePerRank, outcomeStarts);
+        communicator.AllGatherV<int>(sentCodes.AsSpan(0, mine), receivedCodes.AsSpan(0, entries), outcomePerRank, outcomeStarts);
         var failures = false;
         for (var i = 0; i < entries; i++)
         {
-            var owner = Ownership!.OwnerOf(firstBlock[queue[i].State] + queue[i].Block);
-            var code = codes[starts[owner] + seen[owner]++];
-            failures |= code >= 0;
-            textCounts[owner] += Math.Max(code, 0);
+            failures |= receivedCodes[i] != SucceededCode;
         }
 
-        var allText = new byte[Prefix(textCounts, positions)];
         if (failures)
         {
-            communicator.AllGatherV<byte>(text.ToArray(), allText, textCounts, positions);
+            communicator.AllGatherV<double>(sentEpsilons.AsSpan(0, mine), receivedEpsilons.AsSpan(0, entries), outcomePerRank, outcomeStarts);
         }
 
-        Array.Clear(seen);
+        outcomeSeen.AsSpan().Clear();
         for (var i = 0; i < entries; i++)
         {
-            var owner = Ownership!.OwnerOf(firstBlock[queue[i].State] + queue[i].Block);
-            var code = codes[starts[owner] + seen[owner]++];
-            if (code < 0)
+            var (s, b) = queue[i];
+            var owner = Ownership!.OwnerOf(firstBlock[s] + b);
+            var at = outcomeStarts[owner] + outcomeSeen[owner]++;
+            var code = receivedCodes[at];
+            if (code == SucceededCode)
             {
                 results[i] = new RootRefreshResult(true, 1, 0, null);
             }
-            else
+            else if (code == UnknownFailureCode)
             {
-                results[i] = new RootRefreshResult(false, 1, 1, Encoding.UTF8.GetString(allText, positions[owner], code));
-                positions[owner] += code;
+                results[i] = new RootRefreshResult(false, 1, 1, FailureFallback);
+            }
+            else if (!owned[firstBlock[s] + b])
+            {
+                var (rows, cols) = states[s].BlockShape(b);
+                results[i] = RootRefreshFailure.FromCode(rows, cols, code, receivedEpsilons[at]).ToResult();
             }
         }
     }
