@@ -40,8 +40,16 @@ internal abstract class ShampooParameterState : IDisposable
     /// preconditioned gradient of the blocks marked in <paramref name="owned"/> (all when empty) and of a vector.</summary>
     public abstract void ComputeDirection(bool precondition, ReadOnlySpan<bool> owned);
 
-    /// <summary>(d)–(g) Grafting of every block's direction, momentum, weight decay and the parameter update.</summary>
-    public abstract void FinishUpdate(long step, bool precondition, double learningRate);
+    /// <summary>Entries of <see cref="ComputeGraftScales"/>'s output: one per block, or one for a vector.</summary>
+    public int GraftScaleCount => Math.Max(BlockCount, 1);
+
+    /// <summary>Graft stage: each block's grafting scale (1 without grafting or before preconditioning starts) into
+    /// <paramref name="scales"/> (<see cref="GraftScaleCount"/> long), read by <see cref="Update"/>.</summary>
+    public abstract void ComputeGraftScales(bool precondition, Span<double> scales);
+
+    /// <summary>Update stage: momentum, weight decay and the parameter update, each block's direction scaled by its
+    /// grafting scale as it is read (no separate pass).</summary>
+    public abstract void Update(long step, bool precondition, double learningRate, ReadOnlySpan<double> scales);
 
     /// <summary>Bytes of one block of the direction.</summary>
     public abstract int DirectionBlockBytes(int block);
@@ -73,7 +81,7 @@ internal abstract class ShampooParameterState : IDisposable
 }
 
 /// <summary>The state of one parameter with statistics, direction and momentum in <typeparamref name="T"/>.</summary>
-/// <remarks>Every buffer is allocated here, once; <see cref="AccumulateStatistics"/> and <see cref="FinishUpdate"/>
+/// <remarks>Every buffer is allocated here, once; <see cref="AccumulateStatistics"/>, <see cref="ComputeGraftScales"/> and <see cref="Update"/>
 /// allocate nothing. The gradient is copied into an aligned buffer even when <typeparamref name="T"/> is float,
 /// because MKL's kernels may round differently for differently aligned inputs and a managed array's alignment
 /// changes from run to run: bit-exact resumption needs the same alignment every time.
@@ -132,6 +140,10 @@ internal sealed class ShampooParameterState<T> : ShampooParameterState where T :
     }
 
     public override int BlockCount => shampoo?.Blocks.Count ?? 0;
+
+    /// <summary>The whole parameter as one row (a vector, or a matrix before preconditioning starts): the row offset
+    /// arithmetic stays valid and the loops run once.</summary>
+    private MatrixBlock WholeParameter => new(0, 0, 0, 1, rows * cols);
 
     public override IPreconditioner Preconditioner => (IPreconditioner?)shampoo ?? diagonal!;
 
@@ -195,25 +207,36 @@ internal sealed class ShampooParameterState<T> : ShampooParameterState where T :
         }
     }
 
-    public override void FinishUpdate(long step, bool precondition, double learningRate)
+    public override void ComputeGraftScales(bool precondition, Span<double> scales)
     {
-        // Blocks are disjoint and a block's grafting scale reads only the gradient, the grafting state and that block's
-        // direction, so grafting and updating block by block gives the same bits as grafting every block first; it
-        // saves a pass over the direction, which at these sizes costs as much as the arithmetic.
+        // A block's grafting scale reads only the gradient, the grafting state and that block's direction, none of which
+        // the update stage changes, so computing every scale first gives the same bits as grafting block by block.
+        if (precondition && shampoo is not null)
+        {
+            for (var b = 0; b < shampoo.Blocks.Count; b++)
+            {
+                scales[b] = GraftScale(shampoo.Layout[b]);
+            }
+        }
+        else
+        {
+            scales[0] = precondition ? GraftScale(WholeParameter) : 1.0;
+        }
+    }
+
+    public override void Update(long step, bool precondition, double learningRate, ReadOnlySpan<double> scales)
+    {
         var coefficients = new UpdateCoefficients<T>(Options, step, learningRate);
         if (precondition && shampoo is not null)
         {
             for (var b = 0; b < shampoo.Blocks.Count; b++)
             {
-                var block = shampoo.Layout[b];
-                UpdateBlock(block, GraftScale(block), coefficients);
+                UpdateBlock(shampoo.Layout[b], T.CreateTruncating(scales[b]), coefficients);
             }
         }
         else
         {
-            // One row of the whole length: the row offset arithmetic stays valid and the loops run once.
-            var whole = new MatrixBlock(0, 0, 0, 1, rows * cols);
-            UpdateBlock(whole, precondition ? GraftScale(whole) : T.One, coefficients);
+            UpdateBlock(WholeParameter, T.CreateTruncating(scales[0]), coefficients);
         }
     }
 
@@ -263,11 +286,11 @@ internal sealed class ShampooParameterState<T> : ShampooParameterState where T :
     /// <remarks>A block whose Shampoo direction is exactly zero stays zero (DS adds 1e-16 to the denominator instead,
     /// which is scale-dependent; the results agree whenever the direction is not zero).</remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private T GraftScale(MatrixBlock block)
+    private double GraftScale(MatrixBlock block)
     {
         if (Options.Grafting == GraftingType.None)
         {
-            return T.One;
+            return 1.0;
         }
 
         var g = (ReadOnlySpan<T>)gradient.Span;
@@ -283,7 +306,7 @@ internal sealed class ShampooParameterState<T> : ShampooParameterState where T :
             shampooSquares += SumOfSquares(d.Slice(offset, block.Cols));
         }
 
-        return T.CreateTruncating(shampooSquares > 0 ? Math.Sqrt(graftSquares) / Math.Sqrt(shampooSquares) : 0.0);
+        return shampooSquares > 0 ? Math.Sqrt(graftSquares) / Math.Sqrt(shampooSquares) : 0.0;
     }
 
     /// <summary>Σ x² accumulated in fp64 (a 1024×1024 block summed in fp32 would lose about three digits of its norm), in
