@@ -18,8 +18,7 @@ internal sealed class BlockPlacement
 
     private readonly ShampooParameterState[] states;
     private readonly ICommunicator? communicator;
-    private readonly int[] firstBlock;
-    private readonly (int State, int Block)[] blocks;
+    private readonly KroneckerBlockTable table;
     private readonly bool[] owned;
     private readonly int[] counts = [];
     private readonly int[] displacements = [];
@@ -35,27 +34,12 @@ internal sealed class BlockPlacement
     private readonly int[] outcomeStarts = [];
     private readonly int[] outcomeSeen = [];
 
-    public BlockPlacement(ShampooParameterState[] states, ICommunicator? communicator)
+    public BlockPlacement(ShampooParameterState[] states, KroneckerBlockTable table, ICommunicator? communicator)
     {
         this.states = states;
+        this.table = table;
         this.communicator = communicator;
-        firstBlock = new int[states.Length];
-        var total = 0;
-        for (var s = 0; s < states.Length; s++)
-        {
-            firstBlock[s] = total;
-            total += states[s].BlockCount;
-        }
-
-        blocks = new (int, int)[total];
-        for (var s = 0; s < states.Length; s++)
-        {
-            for (var b = 0; b < states[s].BlockCount; b++)
-            {
-                blocks[firstBlock[s] + b] = (s, b);
-            }
-        }
-
+        var total = table.Count;
         owned = new bool[total];
         if (communicator is null)
         {
@@ -63,20 +47,13 @@ internal sealed class BlockPlacement
             return;
         }
 
-        var costs = new double[total];
-        for (var g = 0; g < total; g++)
-        {
-            var (rows, cols) = states[blocks[g].State].BlockShape(blocks[g].Block);
-            costs[g] = BlockOwnership.InverseRootCost(rows, cols);
-        }
-
-        Ownership = BlockOwnership.Assign(costs, communicator.Size);
+        Ownership = table.Ownership ?? throw new ArgumentException("The block table has no owners, but a communicator was given.", nameof(table));
         var ownedBytes = 0L;
         var allBytes = 0L;
         for (var g = 0; g < total; g++)
         {
             owned[g] = Ownership.OwnerOf(g) == communicator.Rank;
-            var bytes = states[blocks[g].State].DirectionBlockBytes(blocks[g].Block);
+            var bytes = states[table[g].Parameter].DirectionBlockBytes(table[g].Block);
             allBytes += bytes;
             ownedBytes += owned[g] ? bytes : 0;
         }
@@ -113,10 +90,10 @@ internal sealed class BlockPlacement
 
     /// <summary>Which of parameter <paramref name="state"/>'s blocks this rank owns; empty (meaning all) when not distributed.</summary>
     public ReadOnlySpan<bool> OwnedBlocks(int state) =>
-        communicator is null ? default : owned.AsSpan(firstBlock[state], states[state].BlockCount);
+        communicator is null ? default : owned.AsSpan(table.FirstBlock(state), table.BlockCount(state));
 
-    /// <summary>Whether this rank owns block <paramref name="block"/> of parameter <paramref name="state"/>.</summary>
-    public bool Owns(int state, int block) => owned[firstBlock[state] + block];
+    /// <summary>Whether this rank owns block <paramref name="block"/> (global numbering).</summary>
+    public bool Owns(int block) => owned[block];
 
     /// <summary>Collective: every rank receives the direction of every block of the parameters being preconditioned.</summary>
     /// <remarks>Allocates nothing: the buffers hold every block's bytes and were sized at construction.</remarks>
@@ -128,9 +105,9 @@ internal sealed class BlockPlacement
         }
 
         counts.AsSpan().Clear();
-        for (var g = 0; g < blocks.Length; g++)
+        for (var g = 0; g < table.Count; g++)
         {
-            var (s, b) = blocks[g];
+            var (s, b) = (table[g].Parameter, table[g].Block);
             if (preconditioning[s])
             {
                 counts[Ownership!.OwnerOf(g)] += states[s].DirectionBlockBytes(b);
@@ -145,9 +122,9 @@ internal sealed class BlockPlacement
         }
 
         var offset = 0;
-        for (var g = 0; g < blocks.Length; g++)
+        for (var g = 0; g < table.Count; g++)
         {
-            var (s, b) = blocks[g];
+            var (s, b) = (table[g].Parameter, table[g].Block);
             if (preconditioning[s] && owned[g])
             {
                 var bytes = states[s].DirectionBlockBytes(b);
@@ -158,9 +135,9 @@ internal sealed class BlockPlacement
 
         communicator.AllGatherV<byte>(send.AsSpan(0, offset), receive.AsSpan(0, total), counts, displacements);
         displacements.CopyTo(cursors, 0);
-        for (var g = 0; g < blocks.Length; g++)
+        for (var g = 0; g < table.Count; g++)
         {
-            var (s, b) = blocks[g];
+            var (s, b) = (table[g].Parameter, table[g].Block);
             if (!preconditioning[s])
             {
                 continue;
@@ -178,12 +155,12 @@ internal sealed class BlockPlacement
     }
 
     /// <summary>Collective: replaces the results of the refreshed blocks this rank does not own with their owners'.</summary>
-    /// <param name="queue">The blocks refreshed this step, the same on every rank.</param>
+    /// <param name="queue">The blocks refreshed this step (global numbers), the same on every rank.</param>
     /// <param name="results">Per queue entry; this rank's own entries are filled in, the others are overwritten.</param>
     /// <remarks>Outcomes travel as numbers (one status code per block, then, only when a block failed, one ε per block)
     /// in buffers sized at construction; the failure's text is formatted on every rank from those numbers, so every rank
     /// logs the same text and a step without failures allocates nothing.</remarks>
-    public void ExchangeRefreshResults(ReadOnlySpan<(int State, int Block)> queue, RootRefreshResult[] results)
+    public void ExchangeRefreshResults(ReadOnlySpan<int> queue, RootRefreshResult[] results)
     {
         if (communicator is null)
         {
@@ -195,7 +172,7 @@ internal sealed class BlockPlacement
         outcomePerRank.AsSpan().Clear();
         for (var i = 0; i < entries; i++)
         {
-            var g = firstBlock[queue[i].State] + queue[i].Block;
+            var g = queue[i];
             outcomePerRank[Ownership!.OwnerOf(g)]++;
             if (owned[g])
             {
@@ -222,8 +199,8 @@ internal sealed class BlockPlacement
         outcomeSeen.AsSpan().Clear();
         for (var i = 0; i < entries; i++)
         {
-            var (s, b) = queue[i];
-            var owner = Ownership!.OwnerOf(firstBlock[s] + b);
+            var g = queue[i];
+            var owner = table[g].Owner;
             var at = outcomeStarts[owner] + outcomeSeen[owner]++;
             var code = receivedCodes[at];
             if (code == SucceededCode)
@@ -234,10 +211,10 @@ internal sealed class BlockPlacement
             {
                 results[i] = new RootRefreshResult(false, 1, 1, FailureFallback);
             }
-            else if (!owned[firstBlock[s] + b])
+            else if (!owned[g])
             {
-                var (rows, cols) = states[s].BlockShape(b);
-                results[i] = RootRefreshFailure.FromCode(rows, cols, code, receivedEpsilons[at]).ToResult();
+                var area = table[g].Area;
+                results[i] = RootRefreshFailure.FromCode(area.Rows, area.Cols, code, receivedEpsilons[at]).ToResult();
             }
         }
     }
@@ -250,9 +227,9 @@ internal sealed class BlockPlacement
             return;
         }
 
-        for (var g = 0; g < blocks.Length; g++)
+        for (var g = 0; g < table.Count; g++)
         {
-            var (s, b) = blocks[g];
+            var (s, b) = (table[g].Parameter, table[g].Block);
             var owner = Ownership!.OwnerOf(g);
             // The local export fixes the tensors' names and order; only the owner's lengths and values count (an
             // eigenbasis is empty until the first warm-started refresh, so lengths can differ between ranks).

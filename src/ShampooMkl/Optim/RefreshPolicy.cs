@@ -18,7 +18,7 @@ namespace ShampooMkl.Optim;
 /// the same count (ThreadCountDeterminismTests; the orders from which they differ are in docs/performance.md). So a
 /// block's thread count depends only on its shape, the shapes of all blocks of the model and the configured BLAS
 /// threads — things every rank and every <see cref="RefreshScheduler.Parallelism"/> agree on — never on <see cref="RefreshScheduler.Parallelism"/>, on
-/// which blocks are refreshed this step or owned by this rank (<see cref="RefreshScheduler.Run"/> may get any subset), or on timing: a
+/// which blocks are refreshed this step or owned by this rank (<c>RefreshScheduler.Run</c> may get any subset), or on timing: a
 /// single-threaded block runs on one thread even when it runs alone, and the results are bit-identical for every
 /// parallelism and rank count. Blocks share nothing but the (locked) buffer pool, so their order does not matter either.</para>
 /// </remarks>

@@ -53,13 +53,22 @@ internal sealed class RefreshScheduler : IDisposable
     /// <param name="dominantMinDim">Dominant blocks with a side at least this long are threaded too; int.MaxValue: none.</param>
     public RefreshScheduler(BlasBackend blas, int parallelism, int threadedMinDim, IEnumerable<(int Rows, int Cols)> modelBlocks,
         int dominantMinDim)
+        : this(blas, parallelism, new RefreshPolicy(threadedMinDim, modelBlocks, dominantMinDim))
+    {
+    }
+
+    /// <summary>A scheduler applying <paramref name="policy"/> (the one of the optimizer's block table).</summary>
+    /// <param name="blas">The backend whose threads are limited.</param>
+    /// <param name="parallelism">Most single-threaded blocks refreshed at once.</param>
+    /// <param name="policy">Which blocks run threaded.</param>
+    public RefreshScheduler(BlasBackend blas, int parallelism, RefreshPolicy policy)
     {
         ArgumentNullException.ThrowIfNull(blas);
-        ArgumentNullException.ThrowIfNull(modelBlocks);
+        ArgumentNullException.ThrowIfNull(policy);
         ArgumentOutOfRangeException.ThrowIfLessThan(parallelism, 1);
         this.blas = blas;
         Parallelism = parallelism;
-        Policy = new RefreshPolicy(threadedMinDim, modelBlocks, dominantMinDim);
+        Policy = policy;
     }
 
     /// <summary>Most single-threaded blocks refreshed at once.</summary>
@@ -100,7 +109,16 @@ internal sealed class RefreshScheduler : IDisposable
     /// <param name="results">Receives block i's result at index i.</param>
     /// <exception cref="InvalidOperationException">Run is already running (another thread, or a callback re-entering it).</exception>
     /// <exception cref="ObjectDisposedException">The scheduler was disposed.</exception>
-    public void Run(int count, Func<int, (int Rows, int Cols)> shapeOf, Func<int, RootRefreshResult> refresh, RootRefreshResult[] results)
+    public void Run(int count, Func<int, (int Rows, int Cols)> shapeOf, Func<int, RootRefreshResult> refresh, RootRefreshResult[] results) =>
+        Run(count, shapeOf, null, refresh, results);
+
+    /// <summary>Refreshes blocks 0 … <paramref name="count"/> − 1 into <paramref name="results"/>, taking whether block i
+    /// runs threaded with t BLAS threads from <paramref name="threadedOf"/> (a cached answer of this scheduler's
+    /// <see cref="Policy"/>, e.g. <see cref="KroneckerBlockTable.IsThreaded"/>) instead of asking the policy per block.</summary>
+    /// <exception cref="InvalidOperationException">Run is already running (another thread, or a callback re-entering it).</exception>
+    /// <exception cref="ObjectDisposedException">The scheduler was disposed.</exception>
+    public void Run(int count, Func<int, (int Rows, int Cols)> shapeOf, Func<int, int, bool>? threadedOf, Func<int, RootRefreshResult> refresh,
+        RootRefreshResult[] results)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref disposed), this);
         // The queue, costs and helper hand-off are per instance: a second Run at the same time would corrupt them.
@@ -111,7 +129,7 @@ internal sealed class RefreshScheduler : IDisposable
 
         try
         {
-            RunExclusive(count, shapeOf, refresh, results);
+            RunExclusive(count, shapeOf, threadedOf, refresh, results);
         }
         finally
         {
@@ -119,7 +137,8 @@ internal sealed class RefreshScheduler : IDisposable
         }
     }
 
-    private void RunExclusive(int count, Func<int, (int Rows, int Cols)> shapeOf, Func<int, RootRefreshResult> refresh, RootRefreshResult[] results)
+    private void RunExclusive(int count, Func<int, (int Rows, int Cols)> shapeOf, Func<int, int, bool>? threadedOf,
+        Func<int, RootRefreshResult> refresh, RootRefreshResult[] results)
     {
         if (costs.Length < count)
         {
@@ -135,7 +154,7 @@ internal sealed class RefreshScheduler : IDisposable
         {
             var (rows, cols) = shapeOf(i);
             costs[i] = BlockOwnership.InverseRootCost(rows, cols);
-            if (IsThreaded(rows, cols, threads))
+            if (threadedOf?.Invoke(i, threads) ?? IsThreaded(rows, cols, threads))
             {
                 large[largeCount++] = i;
             }

@@ -68,7 +68,8 @@ public sealed class Shampoo : ICheckpointable
     private readonly ParameterRegistry<ShampooOptions> registry;
     private readonly ShampooParameterState[] states;
     private readonly BlasBackend? blas;
-    private readonly (int State, int Block)[] refreshQueue;
+    private readonly KroneckerBlockTable blocks;
+    private readonly int[] refreshQueue;
     private readonly RootRefreshResult[] refreshResults;
     private readonly int[] localQueue;
     private readonly RootRefreshResult[] localResults;
@@ -81,6 +82,7 @@ public sealed class Shampoo : ICheckpointable
     private int stepping;
     private readonly Func<int, (int Rows, int Cols)> localShape;
     private readonly Func<int, RootRefreshResult> localRefresh;
+    private readonly Func<int, int, bool> localThreaded;
     private bool stateGathered = true;
     private bool disposed;
 
@@ -123,13 +125,18 @@ public sealed class Shampoo : ICheckpointable
             throw;
         }
 
-        refreshQueue = new (int, int)[states.Sum(s => s.BlockCount)];
+        var d = registry.Defaults;
+        var policy = new RefreshPolicy(d.ThreadedRefreshMinDim, KroneckerBlockTable.ShapesOf(states), d.DominantRefreshMinDim);
+        var distributed = communicator is { Size: > 1 } ? communicator : null;
+        blocks = new KroneckerBlockTable(states, distributed?.Size ?? 1, policy);
+        refreshQueue = new int[blocks.Count];
         refreshResults = new RootRefreshResult[refreshQueue.Length];
         localQueue = new int[refreshQueue.Length];
         localResults = new RootRefreshResult[refreshQueue.Length];
         // Created once: a lambda at the call site would allocate two delegates per refresh step.
-        localShape = k => states[refreshQueue[localQueue[k]].State].BlockShape(refreshQueue[localQueue[k]].Block);
-        localRefresh = k => states[refreshQueue[localQueue[k]].State].RefreshBlock(refreshQueue[localQueue[k]].Block);
+        localShape = k => (blocks[refreshQueue[localQueue[k]]].Area.Rows, blocks[refreshQueue[localQueue[k]]].Area.Cols);
+        localThreaded = (k, threads) => blocks.IsThreaded(refreshQueue[localQueue[k]], threads);
+        localRefresh = k => states[blocks[refreshQueue[localQueue[k]]].Parameter].RefreshBlock(blocks[refreshQueue[localQueue[k]]].Block);
         precondition = new bool[states.Length];
         graftScaleStart = new int[states.Length];
         var scales = 0;
@@ -140,7 +147,7 @@ public sealed class Shampoo : ICheckpointable
         }
 
         graftScales = new double[scales];
-        placement = new BlockPlacement(states, communicator is { Size: > 1 } ? communicator : null);
+        placement = new BlockPlacement(states, blocks, distributed);
         signature = new string[states.Length];
         for (var i = 0; i < states.Length; i++)
         {
@@ -191,8 +198,7 @@ public sealed class Shampoo : ICheckpointable
     /// <remarks>Which blocks run threaded is decided over every block of the model, on every rank alike, whichever blocks a
     /// step refreshes or this rank owns.</remarks>
     internal RefreshScheduler Scheduler => scheduler ??= new RefreshScheduler(
-        blas ?? BlasBackend.Default, registry.Defaults.EffectiveRefreshParallelism, registry.Defaults.ThreadedRefreshMinDim,
-        states.SelectMany(s => Enumerable.Range(0, s.BlockCount).Select(s.BlockShape)), registry.Defaults.DominantRefreshMinDim);
+        blas ?? BlasBackend.Default, registry.Defaults.EffectiveRefreshParallelism, blocks.Policy);
 
     /// <inheritdoc />
     public StepResult Step()
@@ -260,9 +266,9 @@ public sealed class Shampoo : ICheckpointable
         {
             if (states[s].BlockCount > 0 && IsRefreshStep(states[s].Options, step))
             {
-                for (var b = 0; b < states[s].BlockCount; b++)
+                for (var b = 0; b < blocks.BlockCount(s); b++)
                 {
-                    refreshQueue[pending++] = (s, b);
+                    refreshQueue[pending++] = blocks.FirstBlock(s) + b;
                 }
             }
         }
@@ -316,7 +322,7 @@ public sealed class Shampoo : ICheckpointable
         var mine = 0;
         for (var i = 0; i < pending; i++)
         {
-            if (placement.Owns(refreshQueue[i].State, refreshQueue[i].Block))
+            if (placement.Owns(refreshQueue[i]))
             {
                 localQueue[mine++] = i;
             }
@@ -324,7 +330,7 @@ public sealed class Shampoo : ICheckpointable
 
         if (mine > 0)
         {
-            Scheduler.Run(mine, localShape, localRefresh, localResults);
+            Scheduler.Run(mine, localShape, localThreaded, localRefresh, localResults);
         }
 
         for (var k = 0; k < mine; k++)
@@ -345,7 +351,7 @@ public sealed class Shampoo : ICheckpointable
             if (!result.Succeeded)
             {
                 Statistics.FailedRootBlocks += Math.Max(1, result.FailedBlocks);
-                var (s, b) = refreshQueue[i];
+                var (s, b) = (blocks[refreshQueue[i]].Parameter, blocks[refreshQueue[i]].Block);
                 var entry = string.Create(CultureInfo.InvariantCulture,
                     $"Step {step}: parameter '{states[s].Parameter.Name}' block {b}: {result.Detail ?? "root computation failed"}");
                 Statistics.AddLog(entry);

@@ -26,8 +26,8 @@ internal abstract class ShampooParameterState : IDisposable
     /// <summary>The preconditioner of the parameter (blocked Shampoo or diagonal).</summary>
     public abstract IPreconditioner Preconditioner { get; }
 
-    /// <summary>The shape of one Kronecker block.</summary>
-    public abstract (int Rows, int Cols) BlockShape(int block);
+    /// <summary>Where one Kronecker block lies in the parameter's matrix view.</summary>
+    public abstract MatrixBlock BlockArea(int block);
 
     /// <summary>(b) Copies the validated gradient into the factor precision and accumulates every statistic, the
     /// Kronecker factors only of the blocks marked in <paramref name="owned"/> (all of them when it is empty).</summary>
@@ -147,7 +147,7 @@ internal sealed class ShampooParameterState<T> : ShampooParameterState where T :
 
     public override IPreconditioner Preconditioner => (IPreconditioner?)shampoo ?? diagonal!;
 
-    public override (int Rows, int Cols) BlockShape(int block) => (shampoo!.Layout[block].Rows, shampoo.Layout[block].Cols);
+    public override MatrixBlock BlockArea(int block) => shampoo!.Layout[block];
 
     public override void AccumulateStatistics(ReadOnlySpan<bool> owned)
     {
