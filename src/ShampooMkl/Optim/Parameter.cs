@@ -16,7 +16,7 @@ namespace ShampooMkl.Optim;
 /// </remarks>
 public sealed class Parameter
 {
-    private TensorMemory value;
+    private readonly TensorMemory value;
     private TensorMemory gradient;
 
     /// <summary>Creates an fp32 parameter over <paramref name="value"/>; the gradient starts as a new zero array.</summary>
