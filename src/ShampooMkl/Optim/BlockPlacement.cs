@@ -34,6 +34,8 @@ internal sealed class BlockPlacement
     private readonly int[] outcomeStarts = [];
     private readonly int[] outcomeSeen = [];
 
+    /// <summary>The placement of <paramref name="table"/>'s blocks over <paramref name="communicator"/> (null: every block here).</summary>
+    /// <exception cref="NotSupportedException">More than 2 GiB of directions to exchange per step.</exception>
     public BlockPlacement(ShampooParameterState[] states, KroneckerBlockTable table, ICommunicator? communicator)
     {
         this.states = states;
@@ -53,7 +55,7 @@ internal sealed class BlockPlacement
         for (var g = 0; g < total; g++)
         {
             owned[g] = Ownership.OwnerOf(g) == communicator.Rank;
-            var bytes = states[table[g].Parameter].DirectionBlockBytes(table[g].Block);
+            var bytes = table[g].DirectionBytes;
             allBytes += bytes;
             ownedBytes += owned[g] ? bytes : 0;
         }
@@ -110,7 +112,7 @@ internal sealed class BlockPlacement
             var (s, b) = (table[g].Parameter, table[g].Block);
             if (preconditioning[s])
             {
-                counts[Ownership!.OwnerOf(g)] += states[s].DirectionBlockBytes(b);
+                counts[table[g].Owner] += table[g].DirectionBytes;
             }
         }
 
@@ -127,7 +129,7 @@ internal sealed class BlockPlacement
             var (s, b) = (table[g].Parameter, table[g].Block);
             if (preconditioning[s] && owned[g])
             {
-                var bytes = states[s].DirectionBlockBytes(b);
+                var bytes = table[g].DirectionBytes;
                 states[s].ReadDirectionBlock(b, send.AsSpan(offset, bytes));
                 offset += bytes;
             }
@@ -143,8 +145,8 @@ internal sealed class BlockPlacement
                 continue;
             }
 
-            var owner = Ownership!.OwnerOf(g);
-            var bytes = states[s].DirectionBlockBytes(b);
+            var owner = table[g].Owner;
+            var bytes = table[g].DirectionBytes;
             if (!owned[g])
             {
                 states[s].WriteDirectionBlock(b, receive.AsSpan(cursors[owner], bytes));
@@ -173,7 +175,7 @@ internal sealed class BlockPlacement
         for (var i = 0; i < entries; i++)
         {
             var g = queue[i];
-            outcomePerRank[Ownership!.OwnerOf(g)]++;
+            outcomePerRank[table[g].Owner]++;
             if (owned[g])
             {
                 var r = results[i];
@@ -230,7 +232,7 @@ internal sealed class BlockPlacement
         for (var g = 0; g < table.Count; g++)
         {
             var (s, b) = (table[g].Parameter, table[g].Block);
-            var owner = Ownership!.OwnerOf(g);
+            var owner = table[g].Owner;
             // The local export fixes the tensors' names and order; only the owner's lengths and values count (an
             // eigenbasis is empty until the first warm-started refresh, so lengths can differ between ranks).
             var local = states[s].ExportBlock(b);

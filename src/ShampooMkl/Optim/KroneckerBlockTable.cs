@@ -8,7 +8,8 @@ namespace ShampooMkl.Optim;
 /// <param name="Area">Where the block lies in the parameter's matrix view.</param>
 /// <param name="Cost">m³ + n³, the cost of its roots (<see cref="BlockOwnership.InverseRootCost"/>).</param>
 /// <param name="Owner">The rank that accumulates, refreshes and preconditions it (0 when not distributed).</param>
-internal readonly record struct KroneckerBlock(int Parameter, int Block, MatrixBlock Area, double Cost, int Owner);
+/// <param name="DirectionBytes">Bytes of its part of the direction, as exchanged between ranks.</param>
+internal readonly record struct KroneckerBlock(int Parameter, int Block, MatrixBlock Area, double Cost, int Owner, int DirectionBytes);
 
 /// <summary>Every Kronecker block of a <see cref="Shampoo"/> optimizer, built once in its constructor: blocks are
 /// numbered globally, parameter by parameter in the optimizer's order, each parameter's blocks in layout order.</summary>
@@ -54,7 +55,7 @@ internal sealed class KroneckerBlockTable
             for (var b = 0; b < blockCount[s]; b++)
             {
                 var g = firstBlock[s] + b;
-                blocks[g] = new KroneckerBlock(s, b, states[s].BlockArea(b), costs[g], Ownership?.OwnerOf(g) ?? 0);
+                blocks[g] = new KroneckerBlock(s, b, states[s].BlockArea(b), costs[g], Ownership?.OwnerOf(g) ?? 0, states[s].DirectionBlockBytes(b));
             }
         }
 
