@@ -199,6 +199,41 @@ public class CallerMemoryParameterTests
     }
 
     [Fact]
+    public void Fp64MemoryParameters_MatchFp64Arrays_BitForBit()
+    {
+        var seeds = OptimTestData.Parameters(OptimTestData.SmallShapes);
+        var arrays = seeds.Select((p, k) => new Parameter(p.Name, p.Value.Select(x => (double)x).ToArray(), OptimTestData.SmallShapes[k])).ToArray();
+        var gradients = seeds.Select(p => new double[p.Length + 5]).ToArray();
+        var memories = seeds.Select((p, k) =>
+        {
+            var backing = new double[p.Length + 1];
+            p.Value.Select(x => (double)x).ToArray().CopyTo(backing, 1);
+            var m = Parameter.FromMemory(p.Name, backing.AsMemory(1), OptimTestData.SmallShapes[k]);
+            m.BindGradient(gradients[k].AsMemory(5));
+            return m;
+        }).ToArray();
+        using var a = new Shampoo(arrays, Options);
+        using var b = new Shampoo(memories, Options);
+        for (var step = 1; step <= 12; step++)
+        {
+            for (var k = 0; k < seeds.Length; k++)
+            {
+                var g = OptimTestData.Gradient(seeds[k].Length, k, step).Select(x => (double)x).ToArray();
+                g.CopyTo(arrays[k].GetGradient<double>());
+                g.CopyTo(gradients[k], 5);
+            }
+
+            Assert.Equal(a.Step(), b.Step());
+            for (var k = 0; k < seeds.Length; k++)
+            {
+                Assert.True(arrays[k].GetValues<double>().SequenceEqual(memories[k].GetValues<double>()), $"step {step}, parameter {k}");
+            }
+        }
+
+        Assert.True(a.Statistics.RootRefreshes >= 2);
+    }
+
+    [Fact]
     public void Fp64Parameters_WithAdamWAndSgd_TrackTheFp32Run()
     {
         var single = OptimTestData.Parameters(OptimTestData.SmallShapes);
