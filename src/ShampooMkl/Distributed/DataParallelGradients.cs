@@ -26,13 +26,18 @@ public sealed class DataParallelGradients
     {
         ArgumentNullException.ThrowIfNull(communicator);
         ArgumentNullException.ThrowIfNull(parameters);
+        if (parameters.FirstOrDefault(p => p.ElementType != ParameterPrecision.Single) is { } wide)
+        {
+            throw new ArgumentException($"Parameter '{wide.Name}' is fp64; data-parallel gradients are averaged for fp32 parameters only.", nameof(parameters));
+        }
+
         this.communicator = communicator;
         this.parameters = parameters;
         packed = new float[parameters.Sum(p => (long)p.Length) is var n && n <= Array.MaxLength ? (int)n
             : throw new NotSupportedException($"{n} gradient elements exceed one buffer.")];
     }
 
-    /// <summary>Collective: replaces every <see cref="Parameter.Gradient"/> with Σ_r (n_r / N)·g_r over the ranks.</summary>
+    /// <summary>Collective: replaces every parameter's gradient (in place, whatever memory is bound) with Σ_r (n_r / N)·g_r over the ranks.</summary>
     /// <param name="localExamples">Examples this rank's gradients average over (0: its gradients are ignored).</param>
     /// <param name="totalExamples">Examples over all ranks, N.</param>
     /// <returns>The weighted mean over ranks of <paramref name="localLoss"/> (the loss of the whole batch).</returns>
@@ -46,7 +51,7 @@ public sealed class DataParallelGradients
         var at = 0;
         foreach (var p in parameters)
         {
-            Scale(p.Gradient, weight, packed.AsSpan(at, p.Length));
+            Scale(p.GetGradient<float>(), weight, packed.AsSpan(at, p.Length));
             at += p.Length;
         }
 
@@ -54,7 +59,7 @@ public sealed class DataParallelGradients
         at = 0;
         foreach (var p in parameters)
         {
-            packed.AsSpan(at, p.Length).CopyTo(p.Gradient);
+            packed.AsSpan(at, p.Length).CopyTo(p.GetGradient<float>());
             at += p.Length;
         }
 
@@ -103,9 +108,19 @@ public sealed class DataParallelGradients
         var hash = 14695981039346656037UL;
         foreach (var p in parameters)
         {
-            foreach (var v in p.Value)
+            if (p.ElementType == ParameterPrecision.Single)
             {
-                hash = (hash ^ BitConverter.SingleToUInt32Bits(v)) * 1099511628211UL;
+                foreach (var v in p.GetValues<float>())
+                {
+                    hash = (hash ^ BitConverter.SingleToUInt32Bits(v)) * 1099511628211UL;
+                }
+            }
+            else
+            {
+                foreach (var v in p.GetValues<double>())
+                {
+                    hash = (hash ^ BitConverter.DoubleToUInt64Bits(v)) * 1099511628211UL;
+                }
             }
         }
 

@@ -1,3 +1,4 @@
+using System.Numerics;
 using ShampooMkl.Preconditioning;
 
 namespace ShampooMkl.Optim;
@@ -6,7 +7,7 @@ namespace ShampooMkl.Optim;
 /// <remarks>
 /// At step t with η = <c>LearningRate</c>·<c>Schedule.Factor(t)</c>, elementwise in fp64:
 /// m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ), W ← W·(1 − ηλ) − η·m̂/(√v̂ + ε),
-/// W rounded to fp32 once. Gradients are checked as in <see cref="Shampoo"/> (wrong length throws, NaN/±∞ skips the step).
+/// W rounded to the parameter's precision once. Gradients are checked as in <see cref="Shampoo"/> (wrong length throws, NaN/±∞ skips the step).
 /// The moments are fp64 arrays allocated once; a step allocates nothing.
 /// Checkpoint names: <c>step</c>, and per parameter <c>{name}/value</c>, <c>{name}/m</c>, <c>{name}/v</c>.
 /// </remarks>
@@ -37,8 +38,8 @@ public sealed class AdamW : ElementwiseOptimizer<AdamWOptions>
     /// <inheritdoc />
     public override string CheckpointKind => Kind;
 
-    private protected override void Update(int index, AdamWOptions options, long step, double learningRate, double decay,
-        Span<float> value, ReadOnlySpan<float> gradient)
+    private protected override void Update<TW>(int index, AdamWOptions options, long step, double learningRate, double decay,
+        Span<TW> value, ReadOnlySpan<TW> gradient)
     {
         var o = options;
         var c1 = 1.0 - Math.Pow(o.Beta1, step);
@@ -47,11 +48,11 @@ public sealed class AdamW : ElementwiseOptimizer<AdamWOptions>
         var v = second[index].AsSpan();
         for (var j = 0; j < value.Length; j++)
         {
-            double gj = gradient[j];
+            var gj = double.CreateTruncating(gradient[j]);
             m[j] = (o.Beta1 * m[j]) + ((1.0 - o.Beta1) * gj);
             v[j] = (o.Beta2 * v[j]) + ((1.0 - o.Beta2) * gj * gj);
             var update = (m[j] / c1) / (Math.Sqrt(v[j] / c2) + o.Epsilon);
-            value[j] = (float)((value[j] * decay) - (learningRate * update));
+            value[j] = TW.CreateTruncating((double.CreateTruncating(value[j]) * decay) - (learningRate * update));
         }
     }
 

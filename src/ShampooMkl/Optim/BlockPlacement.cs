@@ -1,4 +1,3 @@
-using System.Text;
 using ShampooMkl.Preconditioning;
 
 namespace ShampooMkl.Optim;
@@ -14,39 +13,35 @@ namespace ShampooMkl.Optim;
 internal sealed class BlockPlacement
 {
     private const string FailureFallback = "root computation failed";
+    private const int SucceededCode = -1;
+    private const int UnknownFailureCode = -2;
 
     private readonly ShampooParameterState[] states;
     private readonly ICommunicator? communicator;
-    private readonly int[] firstBlock;
-    private readonly (int State, int Block)[] blocks;
+    private readonly KroneckerBlockTable table;
     private readonly bool[] owned;
     private readonly int[] counts = [];
     private readonly int[] displacements = [];
     private readonly int[] cursors = [];
     private readonly byte[] send = [];
     private readonly byte[] receive = [];
+    // Refresh outcomes: per block a code (SucceededCode, UnknownFailureCode or a RootRefreshFailure.Code) and an ε.
+    private readonly int[] sentCodes = [];
+    private readonly int[] receivedCodes = [];
+    private readonly double[] sentEpsilons = [];
+    private readonly double[] receivedEpsilons = [];
+    private readonly int[] outcomePerRank = [];
+    private readonly int[] outcomeStarts = [];
+    private readonly int[] outcomeSeen = [];
 
-    public BlockPlacement(ShampooParameterState[] states, ICommunicator? communicator)
+    /// <summary>The placement of <paramref name="table"/>'s blocks over <paramref name="communicator"/> (null: every block here).</summary>
+    /// <exception cref="NotSupportedException">More than 2 GiB of directions to exchange per step.</exception>
+    public BlockPlacement(ShampooParameterState[] states, KroneckerBlockTable table, ICommunicator? communicator)
     {
         this.states = states;
+        this.table = table;
         this.communicator = communicator;
-        firstBlock = new int[states.Length];
-        var total = 0;
-        for (var s = 0; s < states.Length; s++)
-        {
-            firstBlock[s] = total;
-            total += states[s].BlockCount;
-        }
-
-        blocks = new (int, int)[total];
-        for (var s = 0; s < states.Length; s++)
-        {
-            for (var b = 0; b < states[s].BlockCount; b++)
-            {
-                blocks[firstBlock[s] + b] = (s, b);
-            }
-        }
-
+        var total = table.Count;
         owned = new bool[total];
         if (communicator is null)
         {
@@ -54,20 +49,13 @@ internal sealed class BlockPlacement
             return;
         }
 
-        var costs = new double[total];
-        for (var g = 0; g < total; g++)
-        {
-            var (rows, cols) = states[blocks[g].State].BlockShape(blocks[g].Block);
-            costs[g] = BlockOwnership.InverseRootCost(rows, cols);
-        }
-
-        Ownership = BlockOwnership.Assign(costs, communicator.Size);
+        Ownership = table.Ownership ?? throw new ArgumentException("The block table has no owners, but a communicator was given.", nameof(table));
         var ownedBytes = 0L;
         var allBytes = 0L;
         for (var g = 0; g < total; g++)
         {
             owned[g] = Ownership.OwnerOf(g) == communicator.Rank;
-            var bytes = states[blocks[g].State].DirectionBlockBytes(blocks[g].Block);
+            var bytes = table[g].DirectionBytes;
             allBytes += bytes;
             ownedBytes += owned[g] ? bytes : 0;
         }
@@ -84,6 +72,13 @@ internal sealed class BlockPlacement
         cursors = new int[communicator.Size];
         send = new byte[ownedBytes];
         receive = new byte[allBytes];
+        sentCodes = new int[total];
+        receivedCodes = new int[total];
+        sentEpsilons = new double[total];
+        receivedEpsilons = new double[total];
+        outcomePerRank = new int[communicator.Size];
+        outcomeStarts = new int[communicator.Size];
+        outcomeSeen = new int[communicator.Size];
     }
 
     /// <summary>Whether blocks are shared over more than one rank.</summary>
@@ -97,10 +92,10 @@ internal sealed class BlockPlacement
 
     /// <summary>Which of parameter <paramref name="state"/>'s blocks this rank owns; empty (meaning all) when not distributed.</summary>
     public ReadOnlySpan<bool> OwnedBlocks(int state) =>
-        communicator is null ? default : owned.AsSpan(firstBlock[state], states[state].BlockCount);
+        communicator is null ? default : owned.AsSpan(table.FirstBlock(state), table.BlockCount(state));
 
-    /// <summary>Whether this rank owns block <paramref name="block"/> of parameter <paramref name="state"/>.</summary>
-    public bool Owns(int state, int block) => owned[firstBlock[state] + block];
+    /// <summary>Whether this rank owns block <paramref name="block"/> (global numbering).</summary>
+    public bool Owns(int block) => owned[block];
 
     /// <summary>Collective: every rank receives the direction of every block of the parameters being preconditioned.</summary>
     /// <remarks>Allocates nothing: the buffers hold every block's bytes and were sized at construction.</remarks>
@@ -112,12 +107,12 @@ internal sealed class BlockPlacement
         }
 
         counts.AsSpan().Clear();
-        for (var g = 0; g < blocks.Length; g++)
+        for (var g = 0; g < table.Count; g++)
         {
-            var (s, b) = blocks[g];
+            var (s, b) = (table[g].Parameter, table[g].Block);
             if (preconditioning[s])
             {
-                counts[Ownership!.OwnerOf(g)] += states[s].DirectionBlockBytes(b);
+                counts[table[g].Owner] += table[g].DirectionBytes;
             }
         }
 
@@ -129,12 +124,12 @@ internal sealed class BlockPlacement
         }
 
         var offset = 0;
-        for (var g = 0; g < blocks.Length; g++)
+        for (var g = 0; g < table.Count; g++)
         {
-            var (s, b) = blocks[g];
+            var (s, b) = (table[g].Parameter, table[g].Block);
             if (preconditioning[s] && owned[g])
             {
-                var bytes = states[s].DirectionBlockBytes(b);
+                var bytes = table[g].DirectionBytes;
                 states[s].ReadDirectionBlock(b, send.AsSpan(offset, bytes));
                 offset += bytes;
             }
@@ -142,16 +137,16 @@ internal sealed class BlockPlacement
 
         communicator.AllGatherV<byte>(send.AsSpan(0, offset), receive.AsSpan(0, total), counts, displacements);
         displacements.CopyTo(cursors, 0);
-        for (var g = 0; g < blocks.Length; g++)
+        for (var g = 0; g < table.Count; g++)
         {
-            var (s, b) = blocks[g];
+            var (s, b) = (table[g].Parameter, table[g].Block);
             if (!preconditioning[s])
             {
                 continue;
             }
 
-            var owner = Ownership!.OwnerOf(g);
-            var bytes = states[s].DirectionBlockBytes(b);
+            var owner = table[g].Owner;
+            var bytes = table[g].DirectionBytes;
             if (!owned[g])
             {
                 states[s].WriteDirectionBlock(b, receive.AsSpan(cursors[owner], bytes));
@@ -162,76 +157,66 @@ internal sealed class BlockPlacement
     }
 
     /// <summary>Collective: replaces the results of the refreshed blocks this rank does not own with their owners'.</summary>
-    /// <param name="queue">The blocks refreshed this step, the same on every rank.</param>
+    /// <param name="queue">The blocks refreshed this step (global numbers), the same on every rank.</param>
     /// <param name="results">Per queue entry; this rank's own entries are filled in, the others are overwritten.</param>
-    public void ExchangeRefreshResults(ReadOnlySpan<(int State, int Block)> queue, RootRefreshResult[] results)
+    /// <remarks>Outcomes travel as numbers (one status code per block, then, only when a block failed, one ε per block)
+    /// in buffers sized at construction; the failure's text is formatted on every rank from those numbers, so every rank
+    /// logs the same text and a step without failures allocates nothing.</remarks>
+    public void ExchangeRefreshResults(ReadOnlySpan<int> queue, RootRefreshResult[] results)
     {
         if (communicator is null)
         {
             return;
         }
 
-        // First one int per block (−1: success, else the byte length of the failure's text), then the texts if any.
         var entries = queue.Length;
-        var codes = new int[entries];
-        var mine = new List<int>();
-        var text = new List<byte>();
-        var perRank = new int[communicator.Size];
+        var mine = 0;
+        outcomePerRank.AsSpan().Clear();
         for (var i = 0; i < entries; i++)
         {
-            var g = firstBlock[queue[i].State] + queue[i].Block;
-            perRank[Ownership!.OwnerOf(g)]++;
+            var g = queue[i];
+            outcomePerRank[table[g].Owner]++;
             if (owned[g])
             {
                 var r = results[i];
-                if (r.Succeeded)
-                {
-                    mine.Add(-1);
-                }
-                else
-                {
-                    var bytes = Encoding.UTF8.GetBytes(r.Detail ?? FailureFallback);
-                    mine.Add(bytes.Length);
-                    text.AddRange(bytes);
-                }
+                sentCodes[mine] = r.Succeeded ? SucceededCode : r.Failure?.Code ?? UnknownFailureCode;
+                sentEpsilons[mine] = r.Failure?.Epsilon ?? 0;
+                mine++;
             }
         }
 
-        var starts = new int[communicator.Size];
-        Prefix(perRank, starts);
-        communicator.AllGatherV<int>(mine.ToArray(), codes, perRank, starts);
-
-        var textCounts = new int[communicator.Size];
-        var positions = new int[communicator.Size];
-        var seen = new int[communicator.Size];
+        Prefix(outcomePerRank, outcomeStarts);
+        communicator.AllGatherV<int>(sentCodes.AsSpan(0, mine), receivedCodes.AsSpan(0, entries), outcomePerRank, outcomeStarts);
         var failures = false;
         for (var i = 0; i < entries; i++)
         {
-            var owner = Ownership!.OwnerOf(firstBlock[queue[i].State] + queue[i].Block);
-            var code = codes[starts[owner] + seen[owner]++];
-            failures |= code >= 0;
-            textCounts[owner] += Math.Max(code, 0);
+            failures |= receivedCodes[i] != SucceededCode;
         }
 
-        var allText = new byte[Prefix(textCounts, positions)];
         if (failures)
         {
-            communicator.AllGatherV<byte>(text.ToArray(), allText, textCounts, positions);
+            communicator.AllGatherV<double>(sentEpsilons.AsSpan(0, mine), receivedEpsilons.AsSpan(0, entries), outcomePerRank, outcomeStarts);
         }
 
-        Array.Clear(seen);
+        outcomeSeen.AsSpan().Clear();
         for (var i = 0; i < entries; i++)
         {
-            var owner = Ownership!.OwnerOf(firstBlock[queue[i].State] + queue[i].Block);
-            var code = codes[starts[owner] + seen[owner]++];
-            if (code < 0)
+            var g = queue[i];
+            var owner = table[g].Owner;
+            var at = outcomeStarts[owner] + outcomeSeen[owner]++;
+            var code = receivedCodes[at];
+            if (code == SucceededCode)
             {
                 results[i] = new RootRefreshResult(true, 1, 0, null);
             }
-            else
+            else if (code == UnknownFailureCode)
             {
-                results[i] = new RootRefreshResult(false, 1, 1, Encoding.UTF8.GetString(allText, positions[owner], code));
-                positions[owner] += code;
+                results[i] = new RootRefreshResult(false, 1, 1, FailureFallback);
+            }
+            else if (!owned[g])
+            {
+                var area = table[g].Area;
+                results[i] = RootRefreshFailure.FromCode(area.Rows, area.Cols, code, receivedEpsilons[at]).ToResult();
             }
         }
     }
@@ -244,10 +229,10 @@ internal sealed class BlockPlacement
             return;
         }
 
-        for (var g = 0; g < blocks.Length; g++)
+        for (var g = 0; g < table.Count; g++)
         {
-            var (s, b) = blocks[g];
-            var owner = Ownership!.OwnerOf(g);
+            var (s, b) = (table[g].Parameter, table[g].Block);
+            var owner = table[g].Owner;
             // The local export fixes the tensors' names and order; only the owner's lengths and values count (an
             // eigenbasis is empty until the first warm-started refresh, so lengths can differ between ranks).
             var local = states[s].ExportBlock(b);

@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Diagnostics;
 using ShampooMkl.Preconditioning;
 
@@ -63,7 +64,14 @@ public abstract class ElementwiseOptimizer<TOptions> : ICheckpointable
             var lr = o.LearningRate * o.Schedule.Factor(step);
             var decay = 1.0 - (lr * o.WeightDecay);
             var p = Registry.Parameters[i];
-            Update(i, o, step, lr, decay, p.Value, p.Gradient);
+            if (p.ElementType == ParameterPrecision.Single)
+            {
+                Update<float>(i, o, step, lr, decay, p.GetValues<float>(), p.GetGradient<float>());
+            }
+            else
+            {
+                Update<double>(i, o, step, lr, decay, p.GetValues<double>(), p.GetGradient<double>());
+            }
         }
 
         StepCount = step;
@@ -81,7 +89,9 @@ public abstract class ElementwiseOptimizer<TOptions> : ICheckpointable
         for (var i = 0; i < Registry.Count; i++)
         {
             var p = Registry.Parameters[i];
-            all.Add(StateTensor.From<float>(p.Name + "/value", p.Value, [.. p.Shape]));
+            all.Add(p.ElementType == ParameterPrecision.Single
+                ? StateTensor.From<float>(p.Name + "/value", p.GetValues<float>(), [.. p.Shape])
+                : StateTensor.From<double>(p.Name + "/value", p.GetValues<double>(), [.. p.Shape]));
             ExportParameterState(i, all);
         }
 
@@ -97,7 +107,15 @@ public abstract class ElementwiseOptimizer<TOptions> : ICheckpointable
         for (var i = 0; i < Registry.Count; i++)
         {
             var p = Registry.Parameters[i];
-            Precision.Convert<double, float>(StateTransfer.Find(state, p.Name + "/value").Data, p.Value);
+            var saved = StateTransfer.Find(state, p.Name + "/value").Data;
+            if (p.ElementType == ParameterPrecision.Single)
+            {
+                Precision.Convert<double, float>(saved, p.GetValues<float>());
+            }
+            else
+            {
+                Precision.Convert<double, double>(saved, p.GetValues<double>());
+            }
             ImportParameterState(i, state);
         }
 
@@ -111,8 +129,9 @@ public abstract class ElementwiseOptimizer<TOptions> : ICheckpointable
     }
 
     /// <summary>Updates parameter <paramref name="index"/> in place: W ← W·<paramref name="decay"/> − <paramref name="learningRate"/>·u.</summary>
-    private protected abstract void Update(int index, TOptions options, long step, double learningRate, double decay,
-        Span<float> value, ReadOnlySpan<float> gradient);
+    /// <remarks><typeparamref name="TW"/> is the parameter's element type; the arithmetic runs in fp64 either way.</remarks>
+    private protected abstract void Update<TW>(int index, TOptions options, long step, double learningRate, double decay,
+        Span<TW> value, ReadOnlySpan<TW> gradient) where TW : unmanaged, IFloatingPointIeee754<TW>;
 
     /// <summary>What gives parameter <paramref name="index"/>'s state its meaning, for <see cref="CheckpointSignature"/>.</summary>
     private protected abstract string DescribeState(int index);

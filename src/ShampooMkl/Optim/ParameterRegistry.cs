@@ -77,24 +77,25 @@ internal sealed class ParameterRegistry<TOptions> where TOptions : class
 
     public int GroupOf(int index) => groupOf[index];
 
-    /// <summary>Throws for a gradient of the wrong length; returns the index of the first parameter with a non-finite
-    /// gradient, or −1. Lengths are checked for all parameters before finiteness, so a programming error is reported
-    /// even when another gradient is NaN.</summary>
-    /// <exception cref="ArgumentException">A gradient array of another length than its parameter.</exception>
+    /// <summary>Throws for a gradient of the wrong length, disposed memory or overlapping values and gradient; returns
+    /// the index of the first parameter with a non-finite gradient, or −1. Buffers are checked for all parameters before
+    /// finiteness, so a programming error is reported even when another gradient is NaN.</summary>
+    /// <exception cref="ArgumentException">A gradient of another length than its parameter, or one that overlaps the values.</exception>
+    /// <exception cref="ObjectDisposedException">The memory behind a parameter's values or gradient was disposed.</exception>
     public int CheckGradients()
     {
         foreach (var p in parameters)
         {
-            if (p.Gradient.Length != p.Length)
-            {
-                throw new ArgumentException(
-                    $"The gradient of parameter '{p.Name}' has {p.Gradient.Length} elements; the parameter [{string.Join("×", p.Shape)}] has {p.Length}. No optimizer state was changed.");
-            }
+            p.CheckBuffers();
         }
 
         for (var i = 0; i < parameters.Length; i++)
         {
-            if (!FiniteCheck.All<float>(parameters[i].Gradient))
+            var p = parameters[i];
+            var finite = p.ElementType == ParameterPrecision.Single
+                ? FiniteCheck.All<float>(p.GetGradient<float>())
+                : FiniteCheck.All<double>(p.GetGradient<double>());
+            if (!finite)
             {
                 return i;
             }

@@ -9,27 +9,9 @@ namespace ShampooMkl.Optim;
 /// <para>Why: threaded BLAS inside blocks that are themselves refreshed in parallel oversubscribes the cores (two
 /// blocks × two MKL threads on two cores), and a small eigendecomposition gains little from a second thread while a
 /// large one does. But a block whose work alone exceeds an even share of the step's work sets the step's length
-/// whatever the others do (the MLP's 256×784 block: about 96% of the m³ + n³ of the model), so it should have every
-/// thread.</para>
-/// <para>Rule (with P &gt; 1 BLAS threads; with one thread every block is single-threaded, since threads would change
-/// nothing): a block is threaded when its longer side is at least <see cref="ThreadedMinDim"/>, or at least
-/// <see cref="DominantMinDim"/> and it is dominant. Dominant blocks are found once over every block of the model
-/// (<c>modelBlocks</c>): by decreasing cost c = m³ + n³, skipping blocks whose sides are all below
-/// <see cref="DominantMinDim"/> (an optional floor where a second thread would not pay; they stay in the sum), a
-/// block is dominant while c·P exceeds the summed cost of itself and every block not yet found dominant; the first
-/// that does not stops the search (no smaller one could pass). Equal costs get one answer (a block of cost c after a
-/// dominant one of cost c passes too), so the rule is a cost threshold (<see cref="DominantCost"/>) plus the side
-/// floor, and eight equal blocks on two threads are never dominant (c·2 ≤ 8c): each runs single-threaded beside
-/// another, which beats two threads' less-than-2× speed-up. Once the largest block is threaded, the next ones usually are too (the MLP: all
-/// three), which measured faster than a short parallel phase after it (see ShampooOptions.DominantRefreshMinDim).</para>
-/// <para>Determinism: MKL (2020, CNR "auto") and OpenBLAS give different bits with 1 and 2 threads while repeating the
-/// same bits for the same count (measured: MKL inverse roots and gemm from order 128, syrk from 256; OpenBLAS 0.3.21
-/// inverse roots and gemm from order 64 when it is the only BLAS in the process; ThreadCountDeterminismTests). So a
-/// block's thread count depends only on its shape, the shapes of all blocks of the model and the configured BLAS
-/// threads — things every rank and every <see cref="Parallelism"/> agree on — never on <see cref="Parallelism"/>, on
-/// which blocks are refreshed this step or owned by this rank (<see cref="Run"/> may get any subset), or on timing: a
-/// single-threaded block runs on one thread even when it runs alone, and the results are bit-identical for every
-/// parallelism and rank count. Blocks share nothing but the (locked) buffer pool, so their order does not matter either.</para>
+/// whatever the others do, so it should have every thread.</para>
+/// <para>Which blocks run threaded is decided by <see cref="RefreshPolicy"/> (a function of shapes and the configured
+/// BLAS threads only, so results are bit-identical for every parallelism and rank count); this type executes it.</para>
 /// <para>Thread limits: MKL limits each worker thread alone (<c>MKL_Set_Num_Threads_Local</c>), restored when the
 /// worker ends. OpenBLAS has only a process-wide count, so it is set to 1 for the whole small phase and restored
 /// after: any other thread of the process calling OpenBLAS meanwhile also runs on one thread.</para>
@@ -39,16 +21,13 @@ namespace ShampooMkl.Optim;
 internal sealed class RefreshScheduler : IDisposable
 {
     private readonly BlasBackend blas;
-    private readonly (double Cost, int Side)[] modelBlocks;
     private int[] large = [];
     private int[] small = [];
     private double[] costs = [];
-    private int thresholdThreads;
-    private double threshold = double.PositiveInfinity;
     private int next;
     private int inFlight;
     // The single-threaded phase's helper threads (Parallelism − 1 of them; the calling thread is the last worker):
-    // started on first need and reused, because Parallel.For allocates ~1.8 KB per call and borrows pool threads that
+    // started on first need and reused, because Parallel.For allocates per call and borrows pool threads that
     // a host may be starving; with them a refresh step allocates nothing. A helper idle for HelperIdleTimeout ends, so
     // the threads of a scheduler nobody disposed do not live (and keep it reachable) for the rest of the process.
     private static readonly TimeSpan HelperIdleTimeout = TimeSpan.FromSeconds(30);
@@ -74,29 +53,32 @@ internal sealed class RefreshScheduler : IDisposable
     /// <param name="dominantMinDim">Dominant blocks with a side at least this long are threaded too; int.MaxValue: none.</param>
     public RefreshScheduler(BlasBackend blas, int parallelism, int threadedMinDim, IEnumerable<(int Rows, int Cols)> modelBlocks,
         int dominantMinDim)
+        : this(blas, parallelism, new RefreshPolicy(threadedMinDim, modelBlocks, dominantMinDim))
+    {
+    }
+
+    /// <summary>A scheduler applying <paramref name="policy"/> (the one of the optimizer's block table).</summary>
+    /// <param name="blas">The backend whose threads are limited.</param>
+    /// <param name="parallelism">Most single-threaded blocks refreshed at once.</param>
+    /// <param name="policy">Which blocks run threaded.</param>
+    public RefreshScheduler(BlasBackend blas, int parallelism, RefreshPolicy policy)
     {
         ArgumentNullException.ThrowIfNull(blas);
-        ArgumentNullException.ThrowIfNull(modelBlocks);
+        ArgumentNullException.ThrowIfNull(policy);
         ArgumentOutOfRangeException.ThrowIfLessThan(parallelism, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(threadedMinDim, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(dominantMinDim, 1);
         this.blas = blas;
         Parallelism = parallelism;
-        ThreadedMinDim = threadedMinDim;
-        DominantMinDim = dominantMinDim;
-        this.modelBlocks = modelBlocks.Select(b => (BlockOwnership.InverseRootCost(b.Rows, b.Cols), Math.Max(b.Rows, b.Cols))).ToArray();
-        // Cost descending (then side, so the array is one order everywhere), and the sum below in one order on every rank.
-        Array.Sort(this.modelBlocks, (a, b) => a.Cost != b.Cost ? b.Cost.CompareTo(a.Cost) : b.Side.CompareTo(a.Side));
+        Policy = policy;
     }
 
     /// <summary>Most single-threaded blocks refreshed at once.</summary>
     public int Parallelism { get; }
 
     /// <summary>Blocks with a side at least this long run alone with every BLAS thread.</summary>
-    public int ThreadedMinDim { get; }
+    public int ThreadedMinDim => Policy.ThreadedMinDim;
 
     /// <summary>Blocks with a side at least this long run alone with every BLAS thread when they dominate the refresh.</summary>
-    public int DominantMinDim { get; }
+    public int DominantMinDim => Policy.DominantMinDim;
 
     /// <summary>Blocks refreshed alone with every BLAS thread, since construction.</summary>
     public long ThreadedBlocks { get; private set; }
@@ -111,60 +93,14 @@ internal sealed class RefreshScheduler : IDisposable
     /// <summary>Test hook called on the thread that is about to refresh block <c>index</c>; <c>threaded</c> tells the phase.</summary>
     public Action<int, bool>? BlockStarting { get; set; }
 
-    /// <summary>Whether a block of this shape runs alone with every BLAS thread when BLAS has <paramref name="blasThreads"/>.</summary>
-    public bool IsThreaded(int rows, int cols, int blasThreads)
-    {
-        var side = Math.Max(rows, cols);
-        return blasThreads > 1 && (side >= ThreadedMinDim ||
-            (side >= DominantMinDim && BlockOwnership.InverseRootCost(rows, cols) >= DominantCost(blasThreads)));
-    }
+    /// <summary>The dominance rule this scheduler applies.</summary>
+    public RefreshPolicy Policy { get; }
 
-    /// <summary>The least cost m³ + n³ of a dominant block of the model with <paramref name="blasThreads"/> BLAS threads;
-    /// +∞ when no block is dominant (or there is one thread).</summary>
-    public double DominantCost(int blasThreads)
-    {
-        if (blasThreads != thresholdThreads)
-        {
-            threshold = ComputeDominantCost(blasThreads);
-            thresholdThreads = blasThreads;
-        }
+    /// <summary>Whether a block of this shape runs alone with every BLAS thread (see <see cref="RefreshPolicy.IsThreaded"/>).</summary>
+    public bool IsThreaded(int rows, int cols, int blasThreads) => Policy.IsThreaded(rows, cols, blasThreads);
 
-        return threshold;
-    }
-
-    private double ComputeDominantCost(int blasThreads)
-    {
-        if (blasThreads < 2)
-        {
-            return double.PositiveInfinity;
-        }
-
-        var remaining = 0.0;
-        for (var k = modelBlocks.Length - 1; k >= 0; k--)
-        {
-            remaining += modelBlocks[k].Cost;
-        }
-
-        var least = double.PositiveInfinity;
-        foreach (var (cost, side) in modelBlocks)
-        {
-            if (side < DominantMinDim)
-            {
-                continue;
-            }
-
-            // cost·P > remaining: alone, this block takes longer than an even share of all that is left.
-            if (!(cost > 0) || cost * blasThreads <= remaining)
-            {
-                break;
-            }
-
-            least = cost;
-            remaining -= cost;
-        }
-
-        return least;
-    }
+    /// <summary>The least cost of a dominant block (see <see cref="RefreshPolicy.DominantCost"/>).</summary>
+    public double DominantCost(int blasThreads) => Policy.DominantCost(blasThreads);
 
     /// <summary>Refreshes blocks 0 … <paramref name="count"/> − 1 into <paramref name="results"/>.</summary>
     /// <param name="count">Blocks to refresh.</param>
@@ -173,7 +109,16 @@ internal sealed class RefreshScheduler : IDisposable
     /// <param name="results">Receives block i's result at index i.</param>
     /// <exception cref="InvalidOperationException">Run is already running (another thread, or a callback re-entering it).</exception>
     /// <exception cref="ObjectDisposedException">The scheduler was disposed.</exception>
-    public void Run(int count, Func<int, (int Rows, int Cols)> shapeOf, Func<int, RootRefreshResult> refresh, RootRefreshResult[] results)
+    public void Run(int count, Func<int, (int Rows, int Cols)> shapeOf, Func<int, RootRefreshResult> refresh, RootRefreshResult[] results) =>
+        Run(count, shapeOf, null, refresh, results);
+
+    /// <summary>Refreshes blocks 0 … <paramref name="count"/> − 1 into <paramref name="results"/>, taking whether block i
+    /// runs threaded with t BLAS threads from <paramref name="threadedOf"/> (a cached answer of this scheduler's
+    /// <see cref="Policy"/>, e.g. <see cref="KroneckerBlockTable.IsThreaded"/>) instead of asking the policy per block.</summary>
+    /// <exception cref="InvalidOperationException">Run is already running (another thread, or a callback re-entering it).</exception>
+    /// <exception cref="ObjectDisposedException">The scheduler was disposed.</exception>
+    public void Run(int count, Func<int, (int Rows, int Cols)> shapeOf, Func<int, int, bool>? threadedOf, Func<int, RootRefreshResult> refresh,
+        RootRefreshResult[] results)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref disposed), this);
         // The queue, costs and helper hand-off are per instance: a second Run at the same time would corrupt them.
@@ -184,7 +129,7 @@ internal sealed class RefreshScheduler : IDisposable
 
         try
         {
-            RunExclusive(count, shapeOf, refresh, results);
+            RunExclusive(count, shapeOf, threadedOf, refresh, results);
         }
         finally
         {
@@ -192,7 +137,8 @@ internal sealed class RefreshScheduler : IDisposable
         }
     }
 
-    private void RunExclusive(int count, Func<int, (int Rows, int Cols)> shapeOf, Func<int, RootRefreshResult> refresh, RootRefreshResult[] results)
+    private void RunExclusive(int count, Func<int, (int Rows, int Cols)> shapeOf, Func<int, int, bool>? threadedOf,
+        Func<int, RootRefreshResult> refresh, RootRefreshResult[] results)
     {
         if (costs.Length < count)
         {
@@ -208,7 +154,7 @@ internal sealed class RefreshScheduler : IDisposable
         {
             var (rows, cols) = shapeOf(i);
             costs[i] = BlockOwnership.InverseRootCost(rows, cols);
-            if (IsThreaded(rows, cols, threads))
+            if (threadedOf?.Invoke(i, threads) ?? IsThreaded(rows, cols, threads))
             {
                 large[largeCount++] = i;
             }

@@ -1,3 +1,4 @@
+using System.Numerics;
 using ShampooMkl.Preconditioning;
 
 namespace ShampooMkl.Optim;
@@ -5,7 +6,7 @@ namespace ShampooMkl.Optim;
 /// <summary>Stochastic gradient descent with heavy-ball or Nesterov momentum and decoupled weight decay: the simplest baseline.</summary>
 /// <remarks>
 /// At step t with η = <c>LearningRate</c>·<c>Schedule.Factor(t)</c>, elementwise in fp64: b ← μb + g (PyTorch's form);
-/// u = g + μb with Nesterov, else b (u = g when μ = 0); W ← W·(1 − ηλ) − η·u, rounded to fp32 once.
+/// u = g + μb with Nesterov, else b (u = g when μ = 0); W ← W·(1 − ηλ) − η·u, rounded to the parameter's precision once.
 /// Gradients are checked as in <see cref="Shampoo"/>. A step allocates nothing.
 /// Checkpoint names: <c>step</c>, and per parameter <c>{name}/value</c> and, with momentum, <c>{name}/momentum</c>.
 /// </remarks>
@@ -35,21 +36,21 @@ public sealed class Sgd : ElementwiseOptimizer<SgdOptions>
     /// <inheritdoc />
     public override string CheckpointKind => Kind;
 
-    private protected override void Update(int index, SgdOptions options, long step, double learningRate, double decay,
-        Span<float> value, ReadOnlySpan<float> gradient)
+    private protected override void Update<TW>(int index, SgdOptions options, long step, double learningRate, double decay,
+        Span<TW> value, ReadOnlySpan<TW> gradient)
     {
         var o = options;
         var b = buffers[index];
         for (var j = 0; j < value.Length; j++)
         {
-            double u = gradient[j];
+            var u = double.CreateTruncating(gradient[j]);
             if (b is not null)
             {
                 b[j] = (o.Momentum * b[j]) + u;
                 u = o.Nesterov ? u + (o.Momentum * b[j]) : b[j];
             }
 
-            value[j] = (float)((value[j] * decay) - (learningRate * u));
+            value[j] = TW.CreateTruncating((double.CreateTruncating(value[j]) * decay) - (learningRate * u));
         }
     }
 

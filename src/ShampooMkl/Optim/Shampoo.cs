@@ -11,7 +11,8 @@ namespace ShampooMkl.Optim;
 /// <para>One <see cref="Step"/> at step t = <see cref="StepCount"/> + 1, each parameter with its group's options, learning
 /// rate η = <c>LearningRate</c>·<c>Schedule.Factor(t)</c> and start step t₀ = <c>EffectiveStartPreconditioningStep</c>:</para>
 /// <list type="number">
-/// <item>(a) Check every gradient: a wrong length throws <see cref="ArgumentException"/>; a NaN/±∞ anywhere skips the
+/// <item>(a) Check every gradient: a wrong length or values overlapping the gradient throw <see cref="ArgumentException"/>,
+/// disposed memory <see cref="ObjectDisposedException"/>; a NaN/±∞ anywhere skips the
 /// whole step (<see cref="OptimizerStatistics.SkippedSteps"/> + 1, result names the parameter). Nothing changes before
 /// all gradients passed.</item>
 /// <item>(b) Statistics. A matrix (rank ≥ 2, merged to <c>MatrixRows</c>×<c>MatrixCols</c>) is cut into blocks of at
@@ -25,22 +26,27 @@ namespace ShampooMkl.Optim;
 /// with one BLAS thread each; results do not depend on the parallelism or the number of ranks.
 /// A block whose root fails keeps its previous roots and its ε grows; the failure is
 /// counted in <see cref="OptimizerStatistics.FailedRootBlocks"/>, logged, and reported in the step's message.</item>
-/// <item>(d) Direction D. Before t₀: the grafting method's own step (G for None and Sgd, G / (√(a/c_g) + ε_g)
+/// <item>(d) Directions D. Before t₀: the grafting method's own step (G for None and Sgd, G / (√(a/c_g) + ε_g)
 /// elementwise otherwise, c_g = 1 − β_gᵗ for Adam only). From t₀: per block D = s·Ľ·G·Ř with s = (Tr L/c₂)^{1/p} when
-/// <c>TraceNormalized</c>, else 1; a vector uses D = g / (√(v/c₂) + ε_diag). Grafting then rescales each block:
-/// D ← D·‖P‖_F / ‖D‖_F, P the grafting step on the same block (P = G for Sgd; no rescaling for None).</item>
-/// <item>(e) Momentum, β₁ &gt; 0: m ← β₁m + (1−β₁)D, c₁ = 1 − β₁ᵗ with <c>BiasCorrection</c> (else 1);
-/// U = m/c₁, or with Nesterov U = β₁m/c₁ + (1−β₁)D. With β₁ = 0, U = D.</item>
-/// <item>(f, g) Decoupled weight decay and the update in one pass: W ← W·(1 − η·λ) − η·U.</item>
+/// <c>TraceNormalized</c>, else 1; a vector uses D = g / (√(v/c₂) + ε_diag). Distributed, each rank computes the
+/// blocks it owns.</item>
+/// <item>(e) Exchange of directions (distributed only): every rank receives every block's D from its owner.</item>
+/// <item>(f) Grafting: per block the scale σ = ‖P‖_F / ‖D‖_F, P the grafting step on the same block (P = G for Sgd;
+/// σ = 1 for None and before t₀), kept for (g); a block with D = 0 gets σ = 0.</item>
+/// <item>(g) Update with D ← σ·D applied as D is read: momentum, β₁ &gt; 0: m ← β₁m + (1−β₁)D, c₁ = 1 − β₁ᵗ with
+/// <c>BiasCorrection</c> (else 1); U = m/c₁, or with Nesterov U = β₁m/c₁ + (1−β₁)D; with β₁ = 0, U = D. Then decoupled
+/// weight decay and the update in the same pass: W ← W·(1 − η·λ) − η·U.</item>
 /// </list>
 /// <para>Momentum is applied to the preconditioned, grafted direction, where DS applies its <c>momentum</c>: the average
 /// is over steps of the size grafting chose, and each direction uses the current gradient with the current statistics.
 /// DS's other first moment (β₁ "filtered gradient" before preconditioning) is not offered. Weight decay is AdamW-style,
 /// outside momentum (DS adds λW to the direction before its momentum).</para>
-/// <para>Parameters are fp32; everything in (b)–(g) runs in <c>FactorPrecision</c> (grafting and diagonal accumulators
-/// in fp64) and W is rounded to fp32 once per step. After the first refresh no step allocates managed memory, refresh
-/// steps included: the refresh scheduler keeps persistent helper threads, and the pooled LAPACK workspaces rented on
-/// first use are reused.</para>
+/// <para>Parameters are fp32 or fp64 (<see cref="Parameter.ElementType"/>), over arrays, <see cref="Memory{T}"/> or
+/// native memory, read and written in place. Everything in (b)–(g) runs in <c>FactorPrecision</c> (grafting and
+/// diagonal accumulators in fp64); an fp32 W is rounded to fp32 once per step, an fp64 W is updated in fp64. After the
+/// first refresh no step allocates managed memory, refresh steps included (distributed ones too: outcomes travel as
+/// numbers): the refresh scheduler keeps persistent helper threads, and the pooled LAPACK workspaces rented on first
+/// use are reused.</para>
 /// <para>Distributed (a communicator of more than one rank): the caller gives every rank the same gradients (e.g. the
 /// mean over ranks, <c>Distributed.DataParallelGradients</c>). Every Kronecker block has one owner rank
 /// (<see cref="BlockOwnership"/>, largest m³ + n³ first), which alone accumulates its L and R, refreshes its roots and
@@ -62,17 +68,21 @@ public sealed class Shampoo : ICheckpointable
     private readonly ParameterRegistry<ShampooOptions> registry;
     private readonly ShampooParameterState[] states;
     private readonly BlasBackend? blas;
-    private readonly (int State, int Block)[] refreshQueue;
+    private readonly KroneckerBlockTable blocks;
+    private readonly int[] refreshQueue;
     private readonly RootRefreshResult[] refreshResults;
     private readonly int[] localQueue;
     private readonly RootRefreshResult[] localResults;
     private readonly string[] signature;
     private readonly BlockPlacement placement;
     private readonly bool[] precondition;
+    private readonly double[] graftScales;
+    private readonly int[] graftScaleStart;
     private RefreshScheduler? scheduler;
     private int stepping;
     private readonly Func<int, (int Rows, int Cols)> localShape;
     private readonly Func<int, RootRefreshResult> localRefresh;
+    private readonly Func<int, int, bool> localThreaded;
     private bool stateGathered = true;
     private bool disposed;
 
@@ -115,15 +125,29 @@ public sealed class Shampoo : ICheckpointable
             throw;
         }
 
-        refreshQueue = new (int, int)[states.Sum(s => s.BlockCount)];
+        var d = registry.Defaults;
+        var policy = new RefreshPolicy(d.ThreadedRefreshMinDim, KroneckerBlockTable.ShapesOf(states), d.DominantRefreshMinDim);
+        var distributed = communicator is { Size: > 1 } ? communicator : null;
+        blocks = new KroneckerBlockTable(states, distributed?.Size ?? 1, policy);
+        refreshQueue = new int[blocks.Count];
         refreshResults = new RootRefreshResult[refreshQueue.Length];
         localQueue = new int[refreshQueue.Length];
         localResults = new RootRefreshResult[refreshQueue.Length];
         // Created once: a lambda at the call site would allocate two delegates per refresh step.
-        localShape = k => states[refreshQueue[localQueue[k]].State].BlockShape(refreshQueue[localQueue[k]].Block);
-        localRefresh = k => states[refreshQueue[localQueue[k]].State].RefreshBlock(refreshQueue[localQueue[k]].Block);
+        localShape = k => (blocks[refreshQueue[localQueue[k]]].Area.Rows, blocks[refreshQueue[localQueue[k]]].Area.Cols);
+        localThreaded = (k, threads) => blocks.IsThreaded(refreshQueue[localQueue[k]], threads);
+        localRefresh = k => states[blocks[refreshQueue[localQueue[k]]].Parameter].RefreshBlock(blocks[refreshQueue[localQueue[k]]].Block);
         precondition = new bool[states.Length];
-        placement = new BlockPlacement(states, communicator is { Size: > 1 } ? communicator : null);
+        graftScaleStart = new int[states.Length];
+        var scales = 0;
+        for (var i = 0; i < states.Length; i++)
+        {
+            graftScaleStart[i] = scales;
+            scales += states[i].GraftScaleCount;
+        }
+
+        graftScales = new double[scales];
+        placement = new BlockPlacement(states, blocks, distributed);
         signature = new string[states.Length];
         for (var i = 0; i < states.Length; i++)
         {
@@ -174,8 +198,7 @@ public sealed class Shampoo : ICheckpointable
     /// <remarks>Which blocks run threaded is decided over every block of the model, on every rank alike, whichever blocks a
     /// step refreshes or this rank owns.</remarks>
     internal RefreshScheduler Scheduler => scheduler ??= new RefreshScheduler(
-        blas ?? BlasBackend.Default, registry.Defaults.EffectiveRefreshParallelism, registry.Defaults.ThreadedRefreshMinDim,
-        states.SelectMany(s => Enumerable.Range(0, s.BlockCount).Select(s.BlockShape)), registry.Defaults.DominantRefreshMinDim);
+        blas ?? BlasBackend.Default, registry.Defaults.EffectiveRefreshParallelism, blocks.Policy);
 
     /// <inheritdoc />
     public StepResult Step()
@@ -198,66 +221,108 @@ public sealed class Shampoo : ICheckpointable
         }
     }
 
+    /// <summary>The stages of one step, in the order of the class remarks (a)–(g).</summary>
     private StepResult StepExclusive()
     {
         var started = Stopwatch.GetTimestamp();
         var step = StepCount + 1;
-        var bad = registry.CheckGradients();
+        var bad = CheckGradients();
         if (bad >= 0)
         {
             Statistics.SkippedSteps++;
             return new StepResult(false, false, registry.SkipMessage(bad, step));
         }
 
-        stateGathered = !placement.IsDistributed;
-        for (var s = 0; s < states.Length; s++)
-        {
-            states[s].AccumulateStatistics(placement.OwnedBlocks(s));
-        }
+        AccumulateStatistics();
+        var (pending, message, refreshTime) = RefreshRoots(step);
 
-        var pending = 0;
-        for (var s = 0; s < states.Length; s++)
-        {
-            if (states[s].BlockCount > 0 && IsRefreshStep(states[s].Options, step))
-            {
-                for (var b = 0; b < states[s].BlockCount; b++)
-                {
-                    refreshQueue[pending++] = (s, b);
-                }
-            }
-        }
-
-        string? message = null;
-        var refreshTime = TimeSpan.Zero;
-        if (pending > 0)
-        {
-            (message, refreshTime) = RefreshRoots(pending, step);
-        }
-
-        for (var s = 0; s < states.Length; s++)
-        {
-            precondition[s] = step >= states[s].Options.EffectiveStartPreconditioningStep;
-            states[s].ComputeDirection(precondition[s], placement.OwnedBlocks(s));
-        }
-
-        placement.ExchangeDirections(precondition);
-        for (var s = 0; s < states.Length; s++)
-        {
-            states[s].FinishUpdate(step, precondition[s], LearningRate(states[s].Options, step));
-        }
-
+        ComputeDirections(step);
+        ExchangeDirections();
+        Graft();
+        Update(step);
         StepCount = step;
         Statistics.StepTime += Stopwatch.GetElapsedTime(started) - refreshTime;
         return new StepResult(true, pending > 0, message);
     }
 
-    private (string? Message, TimeSpan Elapsed) RefreshRoots(int pending, long step)
+    /// <summary>(a) Throws for unusable buffers; the index of the first parameter with a non-finite gradient, or −1.</summary>
+    private int CheckGradients() => registry.CheckGradients();
+
+    /// <summary>(b) Every parameter's statistics; distributed, the Kronecker factors of the owned blocks only.</summary>
+    private void AccumulateStatistics()
     {
+        stateGathered = !placement.IsDistributed;
+        for (var s = 0; s < states.Length; s++)
+        {
+            states[s].AccumulateStatistics(placement.OwnedBlocks(s));
+        }
+    }
+
+    /// <summary>The blocks whose roots this step refreshes, into <see cref="refreshQueue"/>; returns their number.</summary>
+    private int QueueRefreshes(long step)
+    {
+        var pending = 0;
+        for (var s = 0; s < states.Length; s++)
+        {
+            if (states[s].BlockCount > 0 && IsRefreshStep(states[s].Options, step))
+            {
+                for (var b = 0; b < blocks.BlockCount(s); b++)
+                {
+                    refreshQueue[pending++] = blocks.FirstBlock(s) + b;
+                }
+            }
+        }
+
+        return pending;
+    }
+
+    /// <summary>(d) Every parameter's direction before grafting (the owned blocks', distributed).</summary>
+    private void ComputeDirections(long step)
+    {
+        for (var s = 0; s < states.Length; s++)
+        {
+            precondition[s] = step >= states[s].Options.EffectiveStartPreconditioningStep;
+            states[s].ComputeDirection(precondition[s], placement.OwnedBlocks(s));
+        }
+    }
+
+    /// <summary>(e) Distributed: every rank receives every block's direction from its owner.</summary>
+    private void ExchangeDirections() => placement.ExchangeDirections(precondition);
+
+    /// <summary>(f) Every block's grafting scale, into <see cref="graftScales"/>.</summary>
+    private void Graft()
+    {
+        for (var s = 0; s < states.Length; s++)
+        {
+            states[s].ComputeGraftScales(precondition[s], graftScales.AsSpan(graftScaleStart[s], states[s].GraftScaleCount));
+        }
+    }
+
+    /// <summary>(g) Momentum, weight decay and the update of every parameter, the grafting scales applied as directions are read.</summary>
+    private void Update(long step)
+    {
+        for (var s = 0; s < states.Length; s++)
+        {
+            states[s].Update(step, precondition[s], LearningRate(states[s].Options, step),
+                graftScales.AsSpan(graftScaleStart[s], states[s].GraftScaleCount));
+        }
+    }
+
+    /// <summary>(c) Refreshes the roots of the blocks due this step (the owned ones here, distributed) and learns every
+    /// block's outcome; returns how many blocks were due, the first failure's message and the time taken.</summary>
+    private (int Pending, string? Message, TimeSpan Elapsed) RefreshRoots(long step)
+    {
+        var pending = QueueRefreshes(step);
+        if (pending == 0)
+        {
+            return (0, null, TimeSpan.Zero);
+        }
+
         var started = Stopwatch.GetTimestamp();
         var mine = 0;
         for (var i = 0; i < pending; i++)
         {
-            if (placement.Owns(refreshQueue[i].State, refreshQueue[i].Block))
+            if (placement.Owns(refreshQueue[i]))
             {
                 localQueue[mine++] = i;
             }
@@ -265,7 +330,7 @@ public sealed class Shampoo : ICheckpointable
 
         if (mine > 0)
         {
-            Scheduler.Run(mine, localShape, localRefresh, localResults);
+            Scheduler.Run(mine, localShape, localThreaded, localRefresh, localResults);
         }
 
         for (var k = 0; k < mine; k++)
@@ -286,7 +351,7 @@ public sealed class Shampoo : ICheckpointable
             if (!result.Succeeded)
             {
                 Statistics.FailedRootBlocks += Math.Max(1, result.FailedBlocks);
-                var (s, b) = refreshQueue[i];
+                var (s, b) = (blocks[refreshQueue[i]].Parameter, blocks[refreshQueue[i]].Block);
                 var entry = string.Create(CultureInfo.InvariantCulture,
                     $"Step {step}: parameter '{states[s].Parameter.Name}' block {b}: {result.Detail ?? "root computation failed"}");
                 Statistics.AddLog(entry);
@@ -294,7 +359,7 @@ public sealed class Shampoo : ICheckpointable
             }
         }
 
-        return (first, elapsed);
+        return (pending, first, elapsed);
     }
 
     private static bool IsRefreshStep(ShampooOptions o, long step)

@@ -113,19 +113,13 @@ public sealed record ShampooOptions
     /// only among blocks with a side of at least this: a block is dominant while c·P exceeds the summed cost of itself
     /// and every block not yet chosen (P = the BLAS threads; none with one thread). Such a block alone outlasts an even
     /// share of the remaining work, so it sets the refresh time however the rest is spread, and a second thread
-    /// shortens it. In the 784-256-128-10 MLP the 256×784 block (96% of the work) is dominant, then 128×256 against
-    /// what is left beside it, then 10×128, the last one; eight equal 1024×1024 blocks are not (2c ≤ 8c) and run two
-    /// at a time on one thread each; one large block among many tiny ones is, the tiny ones are not.</para>
-    /// <para>Measured on the 2-core AMD EPYC Zen 5 (MKL 2020.4, OpenBLAS 0.3.21, load 0.9–1.8 including the
-    /// measurement; perf numbers are medians). One fp64 inverse root of a rank-128 Gram matrix (syevd + syrk), 1 against
-    /// 2 threads: MKL 1.1 / 1.1 ms at order 128, 4.4 / 4.1 at 256, 26.5 / 18.2 at 512, 67 / 44 at 784; OpenBLAS
-    /// 1.0 / 1.6, 3.5 / 4.2, 20.1 / 20.0, 51 / 40. Yet the MLP refresh step (fp32 factors, medians of 24–40 steps, four
-    /// alternated runs) was fastest with every block threaded: MKL 61–64 ms against 64–66 with only 256×784 threaded
-    /// (floor 512) and 99–101 with every block on one thread; OpenBLAS 70–77 against 75–93 and 79–108: a parallel phase
-    /// of a few milliseconds costs more than it saves. Eight 1024×1024 blocks: MKL 2120 ms side by side against 2205 ms each threaded, OpenBLAS 1738
-    /// against 2607 ms. Raise this floor where a second thread does not pay for small blocks; on a machine whose cores
-    /// are busy with other work a threaded call waits for its slowest thread (at load 8–12 two threads never paid off
-    /// up to order 1024): set <see cref="int.MaxValue"/> there.</para>
+    /// shortens it. Example: eight equal blocks are never dominant on two threads (2c ≤ 8c) and run two at a time on one
+    /// thread each; one large block among many tiny ones is, the tiny ones are not.</para>
+    /// <para>Why threading every dominant block by default: a short single-threaded phase after the dominant block costs
+    /// more than it saves, and a block that dominates the refresh sets its length. Raise this floor where a second
+    /// thread does not pay for small blocks; on a machine whose cores are busy with other work a threaded call waits for
+    /// its slowest thread: set <see cref="int.MaxValue"/> there. Measurements behind the default are in
+    /// docs/performance.md.</para>
     /// <para>A block's BLAS thread count is a function of its shape, the shapes of all blocks and the configured thread
     /// count only, because MKL and OpenBLAS round differently with 1 and 2 threads: results are bit-identical for any
     /// <see cref="RefreshParallelism"/> and any number of ranks, but changing this option, <see cref="ThreadedRefreshMinDim"/>,
@@ -140,12 +134,11 @@ public sealed record ShampooOptions
     /// <remarks>
     /// <para>Results are bit-identical for any <see cref="RefreshParallelism"/>, but changing this threshold (or the BLAS
     /// threads) may change the last bits.</para>
-    /// <para>Why 2048: on the project's 2-core machine, shared with other jobs (load average 8–12), one fp64 inverse root
-    /// (syevd + syrk, MKL 2020, min of 9) took 8.9 ms on two threads against 6.4 ms on one at order 256, 94 against 83 ms
-    /// at 512, 164 against 155 ms at 768 and 535 against 474 ms at 1024; medians were worse still (up to 9× at order 256
-    /// at load 10). Under such load two threads never paid off up to 1024, and two blocks side by side on one thread each
-    /// are at least as fast as one after the other on two. On a dedicated machine, where a second thread does speed up
-    /// one large root, set it to the order from which it does (e.g. 1024) to thread large blocks that are not dominant.</para>
+    /// <para>Why 2048: on a machine shared with other jobs two BLAS threads on one inverse root need not pay off even for
+    /// large blocks, and two blocks side by side on one thread each are at least as fast as one after the other on two;
+    /// 2048 lies above the default block size, so by default only dominance threads a block. On a dedicated machine,
+    /// where a second thread does speed up one large root, set it to the order from which it does to thread large blocks
+    /// that are not dominant. Measurements are in docs/performance.md.</para>
     /// </remarks>
     public int ThreadedRefreshMinDim { get; init; } = 2048;
 

@@ -26,8 +26,8 @@ internal abstract class ShampooParameterState : IDisposable
     /// <summary>The preconditioner of the parameter (blocked Shampoo or diagonal).</summary>
     public abstract IPreconditioner Preconditioner { get; }
 
-    /// <summary>The shape of one Kronecker block.</summary>
-    public abstract (int Rows, int Cols) BlockShape(int block);
+    /// <summary>Where one Kronecker block lies in the parameter's matrix view.</summary>
+    public abstract MatrixBlock BlockArea(int block);
 
     /// <summary>(b) Copies the validated gradient into the factor precision and accumulates every statistic, the
     /// Kronecker factors only of the blocks marked in <paramref name="owned"/> (all of them when it is empty).</summary>
@@ -40,8 +40,16 @@ internal abstract class ShampooParameterState : IDisposable
     /// preconditioned gradient of the blocks marked in <paramref name="owned"/> (all when empty) and of a vector.</summary>
     public abstract void ComputeDirection(bool precondition, ReadOnlySpan<bool> owned);
 
-    /// <summary>(d)–(g) Grafting of every block's direction, momentum, weight decay and the parameter update.</summary>
-    public abstract void FinishUpdate(long step, bool precondition, double learningRate);
+    /// <summary>Entries of <see cref="ComputeGraftScales"/>'s output: one per block, or one for a vector.</summary>
+    public int GraftScaleCount => Math.Max(BlockCount, 1);
+
+    /// <summary>Graft stage: each block's grafting scale (1 without grafting or before preconditioning starts) into
+    /// <paramref name="scales"/> (<see cref="GraftScaleCount"/> long), read by <see cref="Update"/>.</summary>
+    public abstract void ComputeGraftScales(bool precondition, Span<double> scales);
+
+    /// <summary>Update stage: momentum, weight decay and the parameter update, each block's direction scaled by its
+    /// grafting scale as it is read (no separate pass).</summary>
+    public abstract void Update(long step, bool precondition, double learningRate, ReadOnlySpan<double> scales);
 
     /// <summary>Bytes of one block of the direction.</summary>
     public abstract int DirectionBlockBytes(int block);
@@ -73,13 +81,11 @@ internal abstract class ShampooParameterState : IDisposable
 }
 
 /// <summary>The state of one parameter with statistics, direction and momentum in <typeparamref name="T"/>.</summary>
-/// <remarks>Every buffer is allocated here, once; <see cref="AccumulateStatistics"/> and <see cref="FinishUpdate"/>
+/// <remarks>Every buffer is allocated here, once; <see cref="AccumulateStatistics"/>, <see cref="ComputeGraftScales"/> and <see cref="Update"/>
 /// allocate nothing. The gradient is copied into an aligned buffer even when <typeparamref name="T"/> is float,
 /// because MKL's kernels may round differently for differently aligned inputs and a managed array's alignment
 /// changes from run to run: bit-exact resumption needs the same alignment every time.
-/// The element-wise kernels are compiled fully optimised on their first call (AggressiveOptimization): at tier 0 the
-/// Vector&lt;T&gt; operations are calls, not instructions, and a run's first few hundred steps would take about 1.5× as
-/// long (measured on the MLP: 6.5 ms per step over steps 2–57 vs 4.2 ms once tiered up).</remarks>
+/// The element-wise update kernels are in <see cref="UpdateKernels{T}"/>.</remarks>
 internal sealed class ShampooParameterState<T> : ShampooParameterState where T : unmanaged, IFloatingPointIeee754<T>
 {
     private const string ValueName = "value";
@@ -135,14 +141,25 @@ internal sealed class ShampooParameterState<T> : ShampooParameterState where T :
 
     public override int BlockCount => shampoo?.Blocks.Count ?? 0;
 
+    /// <summary>The whole parameter as one row (a vector, or a matrix before preconditioning starts): the row offset
+    /// arithmetic stays valid and the loops run once.</summary>
+    private MatrixBlock WholeParameter => new(0, 0, 0, 1, rows * cols);
+
     public override IPreconditioner Preconditioner => (IPreconditioner?)shampoo ?? diagonal!;
 
-    public override (int Rows, int Cols) BlockShape(int block) => (shampoo!.Layout[block].Rows, shampoo.Layout[block].Cols);
+    public override MatrixBlock BlockArea(int block) => shampoo!.Layout[block];
 
     public override void AccumulateStatistics(ReadOnlySpan<bool> owned)
     {
         var g = gradient.Span;
-        Precision.Convert<float, T>(Parameter.Gradient, g);
+        if (Parameter.ElementType == ParameterPrecision.Single)
+        {
+            Precision.Convert<float, T>(Parameter.GetGradient<float>(), g);
+        }
+        else
+        {
+            Precision.Convert<double, T>(Parameter.GetGradient<double>(), g);
+        }
         if (shampoo is not null)
         {
             var whole = new ReadOnlyMatrixView<T>(g, rows, cols);
@@ -190,25 +207,36 @@ internal sealed class ShampooParameterState<T> : ShampooParameterState where T :
         }
     }
 
-    public override void FinishUpdate(long step, bool precondition, double learningRate)
+    public override void ComputeGraftScales(bool precondition, Span<double> scales)
     {
-        // Blocks are disjoint and a block's grafting scale reads only the gradient, the grafting state and that block's
-        // direction, so grafting and updating block by block gives the same bits as grafting every block first; it
-        // saves a pass over the direction, which at these sizes costs as much as the arithmetic.
-        var coefficients = new UpdateCoefficients(Options, step, learningRate);
+        // A block's grafting scale reads only the gradient, the grafting state and that block's direction, none of which
+        // the update stage changes, so computing every scale first gives the same bits as grafting block by block.
         if (precondition && shampoo is not null)
         {
             for (var b = 0; b < shampoo.Blocks.Count; b++)
             {
-                var block = shampoo.Layout[b];
-                UpdateBlock(block, GraftScale(block), coefficients);
+                scales[b] = GraftScale(shampoo.Layout[b]);
             }
         }
         else
         {
-            // One row of the whole length: the row offset arithmetic stays valid and the loops run once.
-            var whole = new MatrixBlock(0, 0, 0, 1, rows * cols);
-            UpdateBlock(whole, precondition ? GraftScale(whole) : T.One, coefficients);
+            scales[0] = precondition ? GraftScale(WholeParameter) : 1.0;
+        }
+    }
+
+    public override void Update(long step, bool precondition, double learningRate, ReadOnlySpan<double> scales)
+    {
+        var coefficients = new UpdateCoefficients<T>(Options, step, learningRate);
+        if (precondition && shampoo is not null)
+        {
+            for (var b = 0; b < shampoo.Blocks.Count; b++)
+            {
+                UpdateBlock(shampoo.Layout[b], T.CreateTruncating(scales[b]), coefficients);
+            }
+        }
+        else
+        {
+            UpdateBlock(WholeParameter, T.CreateTruncating(scales[0]), coefficients);
         }
     }
 
@@ -258,11 +286,11 @@ internal sealed class ShampooParameterState<T> : ShampooParameterState where T :
     /// <remarks>A block whose Shampoo direction is exactly zero stays zero (DS adds 1e-16 to the denominator instead,
     /// which is scale-dependent; the results agree whenever the direction is not zero).</remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private T GraftScale(MatrixBlock block)
+    private double GraftScale(MatrixBlock block)
     {
         if (Options.Grafting == GraftingType.None)
         {
-            return T.One;
+            return 1.0;
         }
 
         var g = (ReadOnlySpan<T>)gradient.Span;
@@ -278,46 +306,31 @@ internal sealed class ShampooParameterState<T> : ShampooParameterState where T :
             shampooSquares += SumOfSquares(d.Slice(offset, block.Cols));
         }
 
-        return T.CreateTruncating(shampooSquares > 0 ? Math.Sqrt(graftSquares) / Math.Sqrt(shampooSquares) : 0.0);
+        return shampooSquares > 0 ? Math.Sqrt(graftSquares) / Math.Sqrt(shampooSquares) : 0.0;
     }
 
     /// <summary>Σ x² accumulated in fp64 (a 1024×1024 block summed in fp32 would lose about three digits of its norm), in
     /// <see cref="FixedOrderSum"/>'s order: the grafting scale must have the same bits on every rank, whatever its hardware.</summary>
     private static double SumOfSquares(ReadOnlySpan<T> values) => FixedOrderSum.SumOfSquares(values);
 
-    /// <summary>The scalars of (e)–(g) for one step, rounded to <typeparamref name="T"/> once.</summary>
-    private readonly struct UpdateCoefficients
+    /// <summary>(e)–(g) on one block with its grafting scale s, through <see cref="UpdateKernels{T}"/> for the
+    /// parameter's element type.</summary>
+    private void UpdateBlock(MatrixBlock block, T scale, in UpdateCoefficients<T> k)
     {
-        public UpdateCoefficients(ShampooOptions o, long step, double learningRate)
+        if (Parameter.ElementType == ParameterPrecision.Single)
         {
-            var correction = o.BiasCorrection ? 1.0 - Math.Pow(o.Beta1, step) : 1.0;
-            Decay = T.CreateTruncating(1.0 - (learningRate * o.WeightDecay));
-            LearningRate = T.CreateTruncating(learningRate);
-            Keep = T.CreateTruncating(o.Beta1);
-            Add = T.CreateTruncating(1.0 - o.Beta1);
-            FromMomentum = T.CreateTruncating((o.Nesterov ? o.Beta1 : 1.0) / correction);
-            FromDirection = o.Nesterov ? Add : T.Zero;
+            UpdateBlock(Parameter.GetValues<float>(), block, scale, k);
         }
-
-        public T Decay { get; }
-
-        public T LearningRate { get; }
-
-        public T Keep { get; }
-
-        public T Add { get; }
-
-        public T FromMomentum { get; }
-
-        public T FromDirection { get; }
+        else
+        {
+            UpdateBlock(Parameter.GetValues<double>(), block, scale, k);
+        }
     }
 
-    /// <summary>(e)–(g) on one block with its grafting scale s: d' = s·d; m ← β₁m + (1−β₁)d'; u = m/c₁ or
-    /// β₁m/c₁ + (1−β₁)d'; W ← W·(1 − ηλ) − η·u.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void UpdateBlock(MatrixBlock block, T scale, in UpdateCoefficients k)
+    private void UpdateBlock<TW>(Span<TW> w, MatrixBlock block, T scale, in UpdateCoefficients<T> k)
+        where TW : unmanaged, IFloatingPointIeee754<TW>
     {
-        var w = Parameter.Value.AsSpan();
         var d = (ReadOnlySpan<T>)direction.Span;
         var m = momentum is null ? Span<T>.Empty : momentum.Span;
         for (var i = 0; i < block.Rows; i++)
@@ -327,124 +340,20 @@ internal sealed class ShampooParameterState<T> : ShampooParameterState where T :
             var dRow = d.Slice(offset, block.Cols);
             if (momentum is null)
             {
-                UpdateRow(wRow, dRow, scale, k);
+                UpdateKernels<T>.UpdateRow(wRow, dRow, scale, k);
             }
             else
             {
-                UpdateRow(wRow, dRow, m.Slice(offset, block.Cols), scale, k);
+                UpdateKernels<T>.UpdateRow(wRow, dRow, m.Slice(offset, block.Cols), scale, k);
             }
         }
-    }
-
-    /// <summary>W ← W·(1 − ηλ) − η·s·d. The vector loop does the scalar tail's operations in the same order (no fused
-    /// multiply-add), so an element's bits do not depend on where it falls.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void UpdateRow(Span<float> w, ReadOnlySpan<T> d, T scale, in UpdateCoefficients k)
-    {
-        var start = 0;
-        if (Vector.IsHardwareAccelerated && typeof(T) == typeof(float))
-        {
-            var wf = MemoryMarshal.Cast<float, T>(w);
-            var vDecay = new Vector<T>(k.Decay);
-            var vLr = new Vector<T>(k.LearningRate);
-            var vScale = new Vector<T>(scale);
-            for (; start <= w.Length - Vector<T>.Count; start += Vector<T>.Count)
-            {
-                var di = new Vector<T>(d.Slice(start)) * vScale;
-                ((new Vector<T>(wf.Slice(start)) * vDecay) - (vLr * di)).CopyTo(wf.Slice(start));
-            }
-        }
-        else if (Vector.IsHardwareAccelerated)
-        {
-            var dd = MemoryMarshal.Cast<T, double>(d);
-            var vDecay = new Vector<double>(double.CreateTruncating(k.Decay));
-            var vLr = new Vector<double>(double.CreateTruncating(k.LearningRate));
-            var vScale = new Vector<double>(double.CreateTruncating(scale));
-            var width = Vector<double>.Count;
-            for (; start <= w.Length - (2 * width); start += 2 * width)
-            {
-                Vector.Widen(new Vector<float>(w.Slice(start)), out var w0, out var w1);
-                var d0 = new Vector<double>(dd.Slice(start)) * vScale;
-                var d1 = new Vector<double>(dd.Slice(start + width)) * vScale;
-                Vector.Narrow((w0 * vDecay) - (vLr * d0), (w1 * vDecay) - (vLr * d1)).CopyTo(w.Slice(start));
-            }
-        }
-
-        for (var i = start; i < w.Length; i++)
-        {
-            var di = d[i] * scale;
-            w[i] = float.CreateTruncating((T.CreateTruncating(w[i]) * k.Decay) - (k.LearningRate * di));
-        }
-    }
-
-    /// <summary>m ← β₁m + (1−β₁)·s·d, then W ← W·(1 − ηλ) − η·u (see <see cref="UpdateBlock"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void UpdateRow(Span<float> w, ReadOnlySpan<T> d, Span<T> m, T scale, in UpdateCoefficients k)
-    {
-        var start = 0;
-        if (Vector.IsHardwareAccelerated)
-        {
-            var vKeep = new Vector<T>(k.Keep);
-            var vAdd = new Vector<T>(k.Add);
-            var vFromMomentum = new Vector<T>(k.FromMomentum);
-            var vFromDirection = new Vector<T>(k.FromDirection);
-            var vScale = new Vector<T>(scale);
-            if (typeof(T) == typeof(float))
-            {
-                var wt = MemoryMarshal.Cast<float, T>(w);
-                var vDecay = new Vector<T>(k.Decay);
-                var vLr = new Vector<T>(k.LearningRate);
-                for (; start <= w.Length - Vector<T>.Count; start += Vector<T>.Count)
-                {
-                    var di = new Vector<T>(d.Slice(start)) * vScale;
-                    var mi = (vKeep * new Vector<T>(m.Slice(start))) + (vAdd * di);
-                    mi.CopyTo(m.Slice(start));
-                    var u = (vFromMomentum * mi) + (vFromDirection * di);
-                    ((new Vector<T>(wt.Slice(start)) * vDecay) - (vLr * u)).CopyTo(wt.Slice(start));
-                }
-            }
-            else
-            {
-                // fp64 state, fp32 parameters: two fp64 vectors per fp32 vector.
-                var vDecay = new Vector<double>(double.CreateTruncating(k.Decay));
-                var vLr = new Vector<double>(double.CreateTruncating(k.LearningRate));
-                var dd = MemoryMarshal.Cast<T, double>(d);
-                var md = MemoryMarshal.Cast<T, double>(m);
-                var width = Vector<double>.Count;
-                for (; start <= w.Length - (2 * width); start += 2 * width)
-                {
-                    Vector.Widen(new Vector<float>(w.Slice(start)), out var w0, out var w1);
-                    var u0 = MomentumStep(dd.Slice(start), md.Slice(start), vScale, vKeep, vAdd, vFromMomentum, vFromDirection);
-                    var u1 = MomentumStep(dd.Slice(start + width), md.Slice(start + width), vScale, vKeep, vAdd, vFromMomentum, vFromDirection);
-                    Vector.Narrow((w0 * vDecay) - (vLr * u0), (w1 * vDecay) - (vLr * u1)).CopyTo(w.Slice(start));
-                }
-            }
-        }
-
-        for (var i = start; i < w.Length; i++)
-        {
-            var di = d[i] * scale;
-            var mi = (k.Keep * m[i]) + (k.Add * di);
-            m[i] = mi;
-            var u = (k.FromMomentum * mi) + (k.FromDirection * di);
-            w[i] = float.CreateTruncating((T.CreateTruncating(w[i]) * k.Decay) - (k.LearningRate * u));
-        }
-    }
-
-    /// <summary>The fp64 momentum step of <see cref="UpdateRow(Span{float}, ReadOnlySpan{T}, Span{T}, T, in UpdateCoefficients)"/>
-    /// for one vector; returns u.</summary>
-    private static Vector<double> MomentumStep(ReadOnlySpan<double> d, Span<double> m, Vector<T> scale, Vector<T> keep, Vector<T> add,
-        Vector<T> fromMomentum, Vector<T> fromDirection)
-    {
-        var di = new Vector<double>(d) * scale.As<T, double>();
-        var mi = (keep.As<T, double>() * new Vector<double>(m)) + (add.As<T, double>() * di);
-        mi.CopyTo(m);
-        return (fromMomentum.As<T, double>() * mi) + (fromDirection.As<T, double>() * di);
     }
 
     public override void Export(List<StateTensor> into, string prefix)
     {
-        into.Add(StateTensor.From<float>(prefix + ValueName, Parameter.Value, [.. Parameter.Shape]));
+        into.Add(Parameter.ElementType == ParameterPrecision.Single
+            ? StateTensor.From<float>(prefix + ValueName, Parameter.GetValues<float>(), [.. Parameter.Shape])
+            : StateTensor.From<double>(prefix + ValueName, Parameter.GetValues<double>(), [.. Parameter.Shape]));
         if (momentum is not null)
         {
             into.Add(StateTensor.From<T>(prefix + MomentumName, momentum.Span, Parameter.Length));
@@ -476,7 +385,14 @@ internal sealed class ShampooParameterState<T> : ShampooParameterState where T :
         shampoo?.ImportState(shampooState);
         diagonal?.ImportState(diagonalState);
         grafting?.ImportState(graftingState);
-        Precision.Convert<double, float>(value.Data, Parameter.Value);
+        if (Parameter.ElementType == ParameterPrecision.Single)
+        {
+            Precision.Convert<double, float>(value.Data, Parameter.GetValues<float>());
+        }
+        else
+        {
+            Precision.Convert<double, double>(value.Data, Parameter.GetValues<double>());
+        }
         if (saved is not null)
         {
             Precision.Convert<double, T>(saved.Data, momentum!.Span);

@@ -53,6 +53,9 @@ public interface IPreconditioner : IDisposable
 /// <param name="Detail">Human-readable reason of the first failure, or null.</param>
 public readonly record struct RootRefreshResult(bool Succeeded, int Blocks, int FailedBlocks, string? Detail)
 {
+    /// <summary>The numbers of a single block's failure, when it failed (null otherwise, and for combined results).</summary>
+    internal RootRefreshFailure? Failure { get; init; }
+
     /// <summary>Combines the results of several blocks.</summary>
     public static RootRefreshResult Combine(RootRefreshResult a, RootRefreshResult b) =>
         new(a.Succeeded && b.Succeeded, a.Blocks + b.Blocks, a.FailedBlocks + b.FailedBlocks, a.Detail ?? b.Detail);

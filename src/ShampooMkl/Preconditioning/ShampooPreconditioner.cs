@@ -172,8 +172,8 @@ public sealed class ShampooPreconditioner<T> : IPreconditioner where T : unmanag
                 Epsilon = 1e-12;
             }
 
-            var which = leftStatus != InverseRootStatus.Success ? $"L: {leftStatus}" : $"R: {rightStatus}";
-            return new RootRefreshResult(false, 1, 1, $"{Rows}×{Cols} block root failed ({which}); kept previous roots, ε → {Epsilon:G3}");
+            var left = leftStatus != InverseRootStatus.Success;
+            return new RootRefreshFailure(Rows, Cols, left, left ? leftStatus : rightStatus, Epsilon).ToResult();
         }
 
         leftNew.Span.CopyTo(leftRoot.Span);
