@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using ShampooMkl.Analysis.Data;
+using ShampooMkl.Kronecker;
 using ShampooMkl.Linalg;
 
 namespace ShampooMkl.Analysis.Experiments;

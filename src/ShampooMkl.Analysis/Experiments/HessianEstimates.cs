@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using ShampooMkl.Analysis.Models;
+using ShampooMkl.Kronecker;
 using ShampooMkl.Linalg;
 using ShampooMkl.Memory;
 

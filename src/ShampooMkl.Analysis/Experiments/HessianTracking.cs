@@ -2,7 +2,7 @@ using System.Diagnostics;
 using ShampooMkl.Analysis.Data;
 using ShampooMkl.Analysis.Models;
 using ShampooMkl.Analysis.Training;
-using ShampooMkl.Linalg;
+using ShampooMkl.Kronecker;
 
 namespace ShampooMkl.Analysis.Experiments;
 

@@ -1,5 +1,6 @@
+using ShampooMkl.Linalg;
 
-namespace ShampooMkl.Linalg;
+namespace ShampooMkl.Kronecker;
 
 /// <summary>A sample standing for H = Σ wᵢ gᵢgᵢᵀ (m·n×m·n, never formed), seen through the products the optimal-Kronecker power iteration needs.</summary>
 /// <remarks>

@@ -1,7 +1,8 @@
 using System.Numerics.Tensors;
+using ShampooMkl.Linalg;
 using ShampooMkl.Memory;
 
-namespace ShampooMkl.Linalg;
+namespace ShampooMkl.Kronecker;
 
 /// <summary>Settings of the optimal-Kronecker power iteration.</summary>
 public sealed record PowerIterationOptions

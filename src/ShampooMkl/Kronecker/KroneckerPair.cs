@@ -1,7 +1,7 @@
 using System.Numerics.Tensors;
 using ShampooMkl.Memory;
 
-namespace ShampooMkl.Linalg;
+namespace ShampooMkl.Kronecker;
 
 /// <summary>A Kronecker-factored approximation A ⊗ B of an mn×mn matrix, any scale folded into the factors (fp64, row-major).</summary>
 /// <remarks>With row-major vec (DESIGN §1), (A ⊗ B) vec(G) = vec(A G Bᵀ): A (m×m) acts on a gradient's rows, B (n×n) on its columns.

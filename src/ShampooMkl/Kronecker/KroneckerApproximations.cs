@@ -1,8 +1,9 @@
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
+using ShampooMkl.Linalg;
 using ShampooMkl.Memory;
 
-namespace ShampooMkl.Linalg;
+namespace ShampooMkl.Kronecker;
 
 /// <summary>Shampoo's statistics of a gradient sample: L = Σ wᵢ GᵢGᵢᵀ (m×m), R = Σ wᵢ GᵢᵀGᵢ (n×n), and Tr(H) = Tr(L) = Tr(R).</summary>
 public sealed class ShampooStatistics

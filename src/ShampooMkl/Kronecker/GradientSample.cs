@@ -1,8 +1,9 @@
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
+using ShampooMkl.Linalg;
 using ShampooMkl.Memory;
 
-namespace ShampooMkl.Linalg;
+namespace ShampooMkl.Kronecker;
 
 /// <summary>A read-only view of N per-example gradients G₁…G_N (each m×n, row-major, stored back to back) with probability weights.</summary>
 /// <remarks>
