@@ -27,16 +27,3 @@ public interface IKroneckerSample
     /// <exception cref="ArgumentException">A span of another length than m², n².</exception>
     double InnerProduct(ReadOnlySpan<double> a, ReadOnlySpan<double> b, BlasBackend? blas);
 }
-
-/// <summary>An <see cref="IKroneckerSample"/> that owns scratch (e.g. chunk buffers) reused by every pass of one run.</summary>
-internal interface IKroneckerOperator : IKroneckerSample, IDisposable
-{
-}
-
-/// <summary>A sample whose products are cheaper through an operator built once per run than through its own
-/// <see cref="IKroneckerSample"/> members, which build their scratch per call.</summary>
-internal interface IKroneckerOperatorSource
-{
-    /// <summary>A new operator over this sample, giving bit-identical products; the caller disposes it.</summary>
-    IKroneckerOperator CreateOperator();
-}

@@ -3,43 +3,6 @@ using ShampooMkl.Memory;
 
 namespace ShampooMkl.Linalg;
 
-/// <summary>Outcome of an inverse-root computation; anything but <see cref="Success"/> leaves the output untouched.</summary>
-public enum InverseRootStatus
-{
-    /// <summary>The root was written.</summary>
-    Success,
-
-    /// <summary>The input held NaN or ±∞.</summary>
-    NonFiniteInput,
-
-    /// <summary>LAPACK reported a failure (info ≠ 0) or a non-finite eigenvalue.</summary>
-    DecompositionFailed,
-
-    /// <summary>The computed root was not finite (ε too small for the spectrum's range).</summary>
-    NonFiniteResult,
-
-    /// <summary><see cref="InverseRootMethod.CoupledNewton"/> stopped at its iteration cap (or stalled) above its
-    /// residual tolerance.</summary>
-    NotConverged,
-}
-
-/// <summary>How the eigenbasis of a factor is obtained.</summary>
-public enum InverseRootMethod
-{
-    /// <summary>A full <c>syevd</c> every time.</summary>
-    Eigendecomposition,
-
-    /// <summary>One subspace power step (A·V, then QR) from the previous eigenbasis, with Rayleigh-quotient
-    /// eigenvalues: O(n³) like syevd but with a much smaller constant; falls back to syevd when there is no basis yet.</summary>
-    EigenbasisWarmStart,
-
-    /// <summary>The coupled Newton iteration of <see cref="CoupledNewtonInverseRoot"/> (gemm only, no eigenbasis, no
-    /// state between calls) with its default tolerance and iteration cap; p must be an integer. Its eigenvalues are not
-    /// clamped at zero, so ε must dominate a rank-deficient factor's round-off negatives; when the iteration does not
-    /// converge the call reports <see cref="InverseRootStatus.NotConverged"/> and writes nothing.</summary>
-    CoupledNewton,
-}
-
 /// <summary>Computes (A + εI)^{-1/p} of a symmetric PSD matrix via its eigendecomposition (or, on request, the coupled
 /// Newton iteration), always in fp64.</summary>
 /// <remarks>
