@@ -79,7 +79,7 @@ public static class NpyReader
 
     /// <summary>
     /// Reads N stored per-example gradients of an m×n weight, the input of the Hessian-approximation
-    /// metrics (see DESIGN §1), requiring a 3-D array of shape (N, m, n).
+    /// metrics (see docs/design.md, 'Conventions'), requiring a 3-D array of shape (N, m, n).
     /// </summary>
     public static (int Count, int Rows, int Columns, double[] Data) ReadGradients(string path)
     {

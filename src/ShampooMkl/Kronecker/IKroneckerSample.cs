@@ -4,7 +4,7 @@ namespace ShampooMkl.Kronecker;
 
 /// <summary>A sample standing for H = Σ wᵢ gᵢgᵢᵀ (m·n×m·n, never formed), seen through the products the optimal-Kronecker power iteration needs.</summary>
 /// <remarks>
-/// With the rearrangement R(H) of DESIGN §1: <see cref="Apply"/> is one pass's pair of products R(H) vec(B) and
+/// With the rearrangement R(H) of docs/design.md, 'Conventions': <see cref="Apply"/> is one pass's pair of products R(H) vec(B) and
 /// R(H)ᵀ vec(A), and <see cref="InnerProduct"/> is vec(A)ᵀ R(H) vec(B). Matrices are fp64, row-major, A m×m and B n×n.
 /// <see cref="GradientSample{T}"/> implements it from dense per-example gradients; a caller may implement it for a
 /// cheaper representation (e.g. rank-one gradients kept as factors) and still use

@@ -6,7 +6,7 @@ using ShampooMkl.Memory;
 namespace ShampooMkl.Kronecker;
 
 /// <summary>The closed-form Kronecker approximations of H that the paper compares with the optimum: Shampoo², Shampoo and K-FAC.</summary>
-/// <remarks>Each is returned as a <see cref="KroneckerPair"/> whose A ⊗ B is the approximation itself, scale included (DESIGN §1 table).</remarks>
+/// <remarks>Each is returned as a <see cref="KroneckerPair"/> whose A ⊗ B is the approximation itself, scale included (the table in docs/design.md, 'Conventions').</remarks>
 public static class KroneckerApproximations
 {
     /// <summary>L and R of the sample in one pass: two fp64 syrk calls per chunk on the √w-scaled gradients.</summary>

@@ -7,7 +7,7 @@ namespace ShampooMkl.Kronecker;
 /// <remarks>
 /// Each pass sets A_{t+1} ∝ R(H) vec(B_t) = Σ wᵢ Gᵢ B_t Gᵢᵀ and B_{t+1} ∝ R(H)ᵀ vec(A_t) = Σ wᵢ Gᵢᵀ A_t Gᵢ, both from the
 /// previous iterate, normalised to unit Frobenius norm. Updating both from the previous pair is what makes the first
-/// pass from (I, I) land exactly on Shampoo²'s (L, R) (DESIGN §1), and it lets one read of the sample serve both sides.
+/// pass from (I, I) land exactly on Shampoo²'s (L, R) (docs/design.md, 'Conventions'), and it lets one read of the sample serve both sides.
 /// The iterates stay symmetric PSD (the maps send PSD to PSD), so no sign can flip and the plain difference of
 /// consecutive iterates measures convergence. A pass also yields ⟨H, A_t⊗B_t⟩ = ⟨A_t, R(H)vec(B_t)⟩ for free; the
 /// returned pair's own σ costs one extra evaluation (two thirds of a pass) at the end.

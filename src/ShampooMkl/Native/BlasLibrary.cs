@@ -261,9 +261,8 @@ internal sealed unsafe class BlasLibrary
         return wanted;
     }
 
-    /// <summary>The default layer is Intel OpenMP: on this project's 2-core AMD machine it ran dgemm(1024) at
-    /// 88–100 GFLOP/s where the GNU layer (54) was no faster than sequential (56); it degrades to
-    /// sequential when libiomp5 is missing.</summary>
+    /// <summary>Parses <c>SHAMPOO_MKL_THREADING</c>; the default layer is Intel OpenMP, the one that scales large calls
+    /// across threads (measurements in docs/performance.md); it degrades to sequential when libiomp5 is missing.</summary>
     internal static MklThreadingLayer ParseThreading(string? text) => text?.Trim().ToLowerInvariant() switch
     {
         null or "" or "intel" => MklThreadingLayer.Intel,
