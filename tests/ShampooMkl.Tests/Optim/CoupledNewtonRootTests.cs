@@ -1,4 +1,5 @@
 using ShampooMkl.Linalg;
+using ShampooMkl.Memory;
 using ShampooMkl.Optim;
 using ShampooMkl.Preconditioning;
 using ShampooMkl.Tests.Reference;
@@ -67,6 +68,20 @@ public class CoupledNewtonRootTests
         var moved = Distance(initial, eigParameters[0].Value);
         var apart = Distance(eigParameters[0].Value, newtonParameters[0].Value);
         Assert.True(apart < 1e-3 * moved, $"trajectories {apart:E2} apart after moving {moved:E2} (worst root difference {worst:E2})");
+    }
+
+    [Fact]
+    public void CoupledNewton_ThatDoesNotConverge_ReportsItAndLeavesTheOutput()
+    {
+        // diag(1, 0) with ε = 0: the zero eigenvalue of M never grows, so the residual stays 1.
+        using var root = new InverseRoot(2);
+        double[] a = [1, 0, 0, 0];
+        double[] x = [7, 7, 7, 7];
+
+        var status = root.Compute<double>(new ReadOnlyMatrixView<double>(a, 2, 2), 4, 0, new MatrixView<double>(x, 2, 2), InverseRootMethod.CoupledNewton);
+
+        Assert.Equal(InverseRootStatus.NotConverged, status);
+        Assert.Equal([7, 7, 7, 7], x);
     }
 
     [Fact]
