@@ -6,12 +6,14 @@ using System.Reflection.Metadata.Ecma335;
 using System.Reflection.PortableExecutable;
 using ShampooMkl.Analysis.Training;
 using ShampooMkl.Cli.Diagnostics;
+using ShampooMkl.Kronecker;
 using ShampooMkl.Linalg;
 
 namespace ShampooMkl.Tests;
 
-/// <summary>DESIGN §3's layering, checked on the compiled assemblies: Native → Memory → Linalg → Preconditioning →
-/// Optim → Distributed, with Analysis and the CLI on top and never reaching into Native.</summary>
+/// <summary>The layering of docs/design.md, 'Layers', checked on the compiled assemblies: Native → Memory → Linalg →
+/// Preconditioning → Optim → Distributed, with Kronecker (the paper's analysis maths) beside that stack above Linalg,
+/// and Analysis and the CLI on top and never reaching into Native.</summary>
 /// <remarks>Reads metadata and IL with System.Reflection.Metadata: every type a type names in its base type,
 /// interfaces, generic constraints, attributes, field/method/property/event signatures, local variables, catch
 /// clauses and method bodies counts, including through generic instantiations and compiler-generated nested types
@@ -25,6 +27,15 @@ public class ArchitectureTests
         "ShampooMkl.Native", "ShampooMkl.Memory", "ShampooMkl.Linalg", "ShampooMkl.Preconditioning", "ShampooMkl.Optim", "ShampooMkl.Distributed",
     ];
 
+    /// <summary>Layers beside the stack rather than in it, each with the stack layers it may reference (besides
+    /// itself); nothing in <see cref="Layers"/> may reference them. Kronecker is the paper's analysis maths: it
+    /// builds on Memory and Linalg (BLAS through <see cref="BlasBackend"/>, never Native), and the optimizer never
+    /// calls it.</summary>
+    private static readonly Dictionary<string, string[]> SideLayers = new(StringComparer.Ordinal)
+    {
+        ["ShampooMkl.Kronecker"] = ["ShampooMkl.Memory", "ShampooMkl.Linalg"],
+    };
+
     /// <summary>The root namespace, beneath every layer.</summary>
     private const string RootNamespace = "ShampooMkl";
 
@@ -33,8 +44,20 @@ public class ArchitectureTests
     {
         var violations = new List<string>();
         var rootTypes = new List<string>();
+        var sideTypes = new List<string>();
         foreach (var (type, referenced) in References(typeof(BlasBackend).Assembly))
         {
+            if (SideLayerOf(NamespaceOf(type)) is { } side)
+            {
+                sideTypes.Add(type);
+                violations.AddRange(referenced
+                    .Where(n => (LayerOf(n) is { } to && !SideLayers[side].Contains(Layers[to])) || (SideLayerOf(n) is { } other && other != side))
+                    .Distinct()
+                    .Order(StringComparer.Ordinal)
+                    .Select(n => $"{type} ({side}) references {n}"));
+                continue;
+            }
+
             var from = LayerOf(NamespaceOf(type));
             if (from is null)
             {
@@ -53,18 +76,21 @@ public class ArchitectureTests
                 continue;
             }
 
-            foreach (var name in referenced.Where(n => LayerOf(n) is { } to && to > from).Distinct().Order(StringComparer.Ordinal))
+            foreach (var name in referenced.Where(n => (LayerOf(n) is { } to && to > from) || SideLayerOf(n) is not null).Distinct().Order(StringComparer.Ordinal))
             {
                 violations.Add($"{type} ({Layers[from.Value]}) references {name}");
             }
         }
 
-        Assert.True(violations.Count == 0, "Types reference a higher layer:" + Environment.NewLine + string.Join(Environment.NewLine, violations));
+        Assert.True(violations.Count == 0, "Types reference a layer they may not use:" + Environment.NewLine + string.Join(Environment.NewLine, violations));
 
         // Guards the root-namespace check against passing by seeing no root types.
         Assert.Contains(typeof(BlasBackendKind).FullName!, rootTypes);
         Assert.Contains(typeof(MklThreadingLayer).FullName!, rootTypes);
         Assert.Contains(typeof(NativeLoadException).FullName!, rootTypes);
+
+        // Likewise for the side layers' check.
+        Assert.Contains(typeof(KroneckerPair).FullName!, sideTypes);
     }
 
     [Theory]
@@ -122,6 +148,9 @@ public class ArchitectureTests
 
         return null;
     }
+
+    private static string? SideLayerOf(string name) =>
+        SideLayers.Keys.FirstOrDefault(l => name == l || name.StartsWith(l + ".", StringComparison.Ordinal));
 
     private static bool IsNative(string name) => LayerOf(name) == 0;
 

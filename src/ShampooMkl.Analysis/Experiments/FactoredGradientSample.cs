@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using ShampooMkl.Kronecker;
 using ShampooMkl.Linalg;
 
 namespace ShampooMkl.Analysis.Experiments;

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using ShampooMkl.Kronecker;
 using ShampooMkl.Linalg;
 using ShampooMkl.Memory;
 
@@ -7,7 +8,7 @@ namespace ShampooMkl.Analysis.Experiments;
 /// <summary>The library's Kronecker metrics (‖H‖_F, Shampoo statistics, ⟨H, A⊗B⟩, optimal-Kronecker power iteration) for a <see cref="FactoredGradientSample"/>.</summary>
 /// <remarks>
 /// Same definitions and conventions as <see cref="KroneckerSimilarity"/>, <see cref="KroneckerApproximations"/> and
-/// <see cref="OptimalKroneckerApproximation"/> (DESIGN §1). For rank-one Gₖ = δₖ aₖᵀ every trace collapses to
+/// <see cref="OptimalKroneckerApproximation"/> (docs/design.md, 'Conventions'). For rank-one Gₖ = δₖ aₖᵀ every trace collapses to
 /// products of quadratic forms:
 /// ⟨Gₖ, Gₗ⟩ = (δₖᵀδₗ)(aₖᵀaₗ);  Gₖ B Gₖᵀ = (aₖᵀBaₖ) δₖδₖᵀ;  Gₖᵀ A Gₖ = (δₖᵀAδₖ) aₖaₖᵀ;  tr(Gₖᵀ A Gₖ Bᵀ) = (δₖᵀAδₖ)(aₖᵀBaₖ),
 /// so a power-iteration pass costs O(K·m² + E·n²) instead of O(K·m·n·(m+n)), and ‖H‖ needs the K×K Gram of the δ's

@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using ShampooMkl.Analysis.Models;
+using ShampooMkl.Kronecker;
 using ShampooMkl.Linalg;
 using ShampooMkl.Memory;
 
@@ -7,7 +8,7 @@ namespace ShampooMkl.Analysis.Experiments;
 
 /// <summary>One dense layer's per-example gradient factors for N examples under true, sampled and all labels, and the samples built from them.</summary>
 /// <remarks>
-/// Gradient convention: Gᵢ is example i's own-loss weight gradient δᵢaᵢᵀ (m×n = out×in, row-major vec, DESIGN §1),
+/// Gradient convention: Gᵢ is example i's own-loss weight gradient δᵢaᵢᵀ (m×n = out×in, row-major vec, docs/design.md, 'Conventions'),
 /// the bias is not included. From one forward pass per chunk the model is run backward 2 + C times (true labels,
 /// sampled labels, then every class c), which <see cref="IModel.Backward(ReadOnlySpan{byte})"/> allows without a new
 /// forward pass. Only the factors δ (m per gradient) and a (n per example) are kept.

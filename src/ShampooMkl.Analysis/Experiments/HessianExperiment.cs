@@ -1,40 +1,8 @@
 using System.Diagnostics;
+using ShampooMkl.Kronecker;
 using ShampooMkl.Linalg;
 
 namespace ShampooMkl.Analysis.Experiments;
-
-/// <summary>cos(H, Ĥ) of one grid cell.</summary>
-/// <param name="Hessian">adagrad or gn.</param>
-/// <param name="Source">The source's short name (<see cref="EstimateSource.Name"/>).</param>
-/// <param name="Approximation">optimal, shampoo2, shampoo or kfac.</param>
-/// <param name="Cosine">⟨H, Ĥ⟩_F / (‖H‖_F ‖Ĥ‖_F).</param>
-public sealed record CosineValue(string Hessian, string Source, string Approximation, double Cosine);
-
-/// <summary>How the optimal-Kronecker power iteration of one source went.</summary>
-/// <param name="Source">The source's short name.</param>
-/// <param name="Iterations">Passes made.</param>
-/// <param name="Converged">Whether the change reached the tolerance.</param>
-/// <param name="Change">‖ΔA‖_F + ‖ΔB‖_F of the last pass (unit iterates).</param>
-/// <param name="OwnCosine">cos(Ĥ_source, optimal) against the source's own sample: how Kronecker-like that sample is.</param>
-public sealed record PowerIterationInfo(string Source, int Iterations, bool Converged, double Change, double OwnCosine);
-
-/// <summary>All cosines of the grid at one point of training.</summary>
-/// <param name="Step">Optimizer steps taken before the measurement.</param>
-/// <param name="Loss">Mean cross-entropy on the measured examples.</param>
-/// <param name="Seconds">Wall time of the measurement (gradients, approximations, cosines).</param>
-/// <param name="AdagradHNorm">‖H_Ada‖_F.</param>
-/// <param name="GaussNewtonHNorm">‖H_GN‖_F.</param>
-/// <param name="Cosines">One value per <see cref="HessianGrid.Cells"/>, in that order.</param>
-/// <param name="PowerIterations">One entry per <see cref="HessianGrid.Sources"/>.</param>
-public sealed record HessianMeasurement(
-    int Step, double Loss, double Seconds, double AdagradHNorm, double GaussNewtonHNorm,
-    IReadOnlyList<CosineValue> Cosines, IReadOnlyList<PowerIterationInfo> PowerIterations)
-{
-    /// <summary>The cosine of one cell; NaN if it was not measured.</summary>
-    public double Cosine(HessianCell cell) =>
-        Cosines.FirstOrDefault(c => c.Hessian == HessianGrid.Name(cell.Hessian) && c.Source == cell.Source.Name
-            && c.Approximation == HessianGrid.Name(cell.Approximation))?.Cosine ?? double.NaN;
-}
 
 /// <summary>Computes every cell of <see cref="HessianGrid"/> from one set of <see cref="HessianEstimates"/>.</summary>
 /// <remarks>

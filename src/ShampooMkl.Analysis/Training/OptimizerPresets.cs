@@ -3,27 +3,6 @@ using ShampooMkl.Optim;
 
 namespace ShampooMkl.Analysis.Training;
 
-/// <summary>The optimizers the command line can train with.</summary>
-public enum OptimizerKind
-{
-    /// <summary>Classic Shampoo, root p = 4.</summary>
-    Shampoo,
-
-    /// <summary>Shampoo²: root p = 2 with trace normalisation.</summary>
-    ShampooSquared,
-
-    /// <summary>AdamW.</summary>
-    AdamW,
-
-    /// <summary>SGD with momentum.</summary>
-    Sgd,
-}
-
-/// <summary>An optimizer built by <see cref="OptimizerPresets"/> and the settings to record in a report.</summary>
-/// <param name="Optimizer">The optimizer, owned by the caller (dispose it).</param>
-/// <param name="Hyperparameters">Its settings as invariant text, keyed by short names (<c>lr</c>, <c>beta2</c>, …).</param>
-public sealed record OptimizerSetup(IOptimizer Optimizer, IReadOnlyDictionary<string, string> Hyperparameters);
-
 /// <summary>Tuned defaults per optimizer for the MNIST models at batch 128.</summary>
 /// <remarks>
 /// Schedules are constant on purpose: a decay that depends on the planned number of epochs would make

@@ -3,33 +3,6 @@ using ShampooMkl.Optim;
 
 namespace ShampooMkl.Analysis.Training;
 
-/// <summary>Saves and restores an optimizer's state inside a checkpoint folder that the <see cref="Trainer"/> owns.</summary>
-public interface IOptimizerCheckpointer
-{
-    /// <summary>Writes the optimizer's complete state, including the parameter values, into <paramref name="folder"/> (which exists and is empty).</summary>
-    void Save(IOptimizer optimizer, string folder);
-
-    /// <summary>Replaces the optimizer's state and the parameter values with those saved in <paramref name="folder"/>.</summary>
-    /// <exception cref="InvalidDataException">The saved state does not fit this optimizer or is damaged.</exception>
-    void Load(IOptimizer optimizer, string folder);
-}
-
-/// <summary>What a checkpoint must match to be resumed: a checkpoint of another run would silently train something else.</summary>
-/// <param name="Model">Model name.</param>
-/// <param name="Optimizer">Optimizer name.</param>
-/// <param name="BatchSize">Batch size (changes the steps per epoch and so the data order).</param>
-/// <param name="Seed">Data-order seed.</param>
-/// <param name="TrainExamples">Size of the training set.</param>
-/// <param name="Parameters">Names and shapes of the parameters.</param>
-public sealed record CheckpointFingerprint(string Model, string Optimizer, int BatchSize, int Seed, int TrainExamples, string Parameters);
-
-/// <summary>The JSON index of a checkpoint folder: which epoch folder is current and the records so far.</summary>
-/// <param name="FormatVersion">Layout version of the folder.</param>
-/// <param name="Fingerprint">The run it belongs to.</param>
-/// <param name="EpochFolder">Sub-folder holding the parameters and the optimizer state.</param>
-/// <param name="Epochs">Records of the completed epochs.</param>
-public sealed record TrainingCheckpointState(int FormatVersion, CheckpointFingerprint Fingerprint, string EpochFolder, IReadOnlyList<EpochRecord> Epochs);
-
 /// <summary>Writes and reads the per-epoch checkpoints of a <see cref="Trainer"/>.</summary>
 /// <remarks>
 /// Layout: <c>checkpoint.json</c> (a <see cref="TrainingCheckpointState"/>) names a complete sub-folder

@@ -2,33 +2,6 @@ using System.Text.Json.Serialization;
 
 namespace ShampooMkl.Analysis.Training;
 
-/// <summary>What one epoch of training measured.</summary>
-/// <param name="Epoch">1-based epoch number.</param>
-/// <param name="TrainLoss">Mean over the epoch's batches of the mini-batch loss, taken before each step.</param>
-/// <param name="TestLoss">Mean cross-entropy on the test set after the epoch.</param>
-/// <param name="TestAccuracy">Fraction of the test set classified correctly after the epoch.</param>
-/// <param name="WallSeconds">Time of the training steps (forward, backward, optimizer), without evaluation or checkpointing.</param>
-/// <param name="EvaluationSeconds">Time of the test-set evaluation.</param>
-/// <param name="OptimizerSeconds">Part of <paramref name="WallSeconds"/> spent inside the optimizer's steps (the rest is the model and batching).</param>
-/// <param name="RefreshSeconds">Part of <paramref name="OptimizerSeconds"/> spent recomputing preconditioner roots.</param>
-/// <param name="Steps">Optimizer steps attempted in the epoch (batches).</param>
-/// <param name="SkippedSteps">Steps the optimizer skipped because of a non-finite gradient.</param>
-/// <param name="StepsPerSecond">Steps divided by <paramref name="WallSeconds"/>.</param>
-/// <param name="LearningRate">The optimizer's learning rate at the end of the epoch.</param>
-public sealed record EpochRecord(
-    int Epoch,
-    double TrainLoss,
-    double TestLoss,
-    double TestAccuracy,
-    double WallSeconds,
-    double EvaluationSeconds,
-    double OptimizerSeconds,
-    double RefreshSeconds,
-    int Steps,
-    long SkippedSteps,
-    double StepsPerSecond,
-    double LearningRate);
-
 /// <summary>The outcome of one training run: its configuration and one <see cref="EpochRecord"/> per completed epoch.</summary>
 public sealed record TrainingReport
 {
@@ -80,23 +53,4 @@ public sealed record TrainingReport
     /// <summary>The last epoch, or null before any completed.</summary>
     [JsonIgnore]
     public EpochRecord? Final => Epochs.Count == 0 ? null : Epochs[^1];
-}
-
-/// <summary>Several runs on the same data, e.g. one per optimizer in the demo.</summary>
-public sealed record TrainingComparison
-{
-    /// <summary>What the runs share (data set, model), in words.</summary>
-    public required string Description { get; init; }
-
-    /// <summary>BLAS backend and version.</summary>
-    public string? Backend { get; init; }
-
-    /// <summary>When the comparison was produced (UTC, ISO 8601).</summary>
-    public string? CreatedUtc { get; init; }
-
-    /// <summary>Wall time of the whole comparison, including data loading.</summary>
-    public double TotalSeconds { get; init; }
-
-    /// <summary>The runs.</summary>
-    public IReadOnlyList<TrainingReport> Runs { get; init; } = [];
 }

@@ -5,7 +5,7 @@ using ShampooMkl.Analysis.Data;
 using ShampooMkl.Analysis.Experiments;
 using ShampooMkl.Analysis.Training;
 using ShampooMkl.Cli.Reporting;
-using ShampooMkl.Linalg;
+using ShampooMkl.Kronecker;
 using Spectre.Console;
 using Color = ScottPlot.Color;
 

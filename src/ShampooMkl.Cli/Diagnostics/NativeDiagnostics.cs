@@ -7,13 +7,6 @@ using ShampooMkl.Memory;
 
 namespace ShampooMkl.Cli.Diagnostics;
 
-/// <summary>Settings of one diagnosis run.</summary>
-/// <param name="GemmSize">n of the n×n×n GFLOP/s measurement (tests use a small n to stay fast).</param>
-/// <param name="Repetitions">Timed repetitions after one warm-up; the best is reported.</param>
-/// <param name="BlasOverride">The backend named by <c>--blas</c>, if any (it outranks SHAMPOO_BLAS).</param>
-/// <param name="EigenSize">n of the n×n <c>dsyevd</c> timing, the kernel of an inverse-root refresh.</param>
-public sealed record DoctorOptions(int GemmSize = 1024, int Repetitions = 5, BlasBackendKind? BlasOverride = null, int EigenSize = 512);
-
 /// <summary>Inspects the machine and every BLAS backend: loading, symbols, correctness, speed.</summary>
 /// <remarks>Measurement only; rendering lives in the command so the report can be tested and serialised.</remarks>
 public static class NativeDiagnostics
@@ -550,12 +543,4 @@ public static class NativeDiagnostics
         var flops = EigenFlopsPerCube * n * n * (double)n;
         return new KernelBenchmark(EigenRoutine, n, repetitions, best, flops / Math.Max(best, 1e-12) / 1e9);
     }
-}
-
-/// <summary>Text helpers shared by the diagnosis and the command line.</summary>
-internal static class NativeDiagnosticsText
-{
-    /// <summary>An exception's message without .NET's " (Parameter 'x')" suffix, which means nothing to a CLI user.</summary>
-    public static string WithoutParameterName(Exception e) =>
-        e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message;
 }

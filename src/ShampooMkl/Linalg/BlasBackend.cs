@@ -26,20 +26,41 @@ public sealed unsafe class BlasBackend
     public const string MklThreadingVariable = NativeLibraryCandidates.MklThreadingVariable;
 
     /// <summary>Below this many flops a BLAS call runs on one thread: waking a second thread costs more than it saves.</summary>
-    public const long SingleThreadFlops = BlasLibrary.SingleThreadFlops;
+    public const long SingleThreadFlops = BlasThreadPolicy.SingleThreadFlops;
 
     private static readonly BlasBackend?[] Instances = new BlasBackend?[Enum.GetValues<BlasBackendKind>().Length];
+    private static readonly object DefaultGate = new();
+    private static BlasBackend? defaultBackend;
 
     private readonly BlasLibrary library;
+    private readonly BlasThreadPolicy threads;
 
-    private BlasBackend(BlasLibrary library) => this.library = library;
+    private BlasBackend(BlasLibrary library)
+    {
+        this.library = library;
+        threads = new BlasThreadPolicy(library);
+    }
 
     /// <summary>Symbols every backend must export; a library lacking one is rejected with its name.</summary>
     public static IReadOnlyList<string> RequiredSymbols => BlasLibrary.RequiredSymbols;
 
     /// <summary>The backend used when none is named: <see cref="BackendVariable"/> if set, else MKL, else OpenBLAS.</summary>
     /// <exception cref="NativeLoadException">No backend could be loaded.</exception>
-    public static BlasBackend Default => For(BlasLibrary.Default);
+    public static BlasBackend Default
+    {
+        get
+        {
+            if (Volatile.Read(ref defaultBackend) is { } backend)
+            {
+                return backend;
+            }
+
+            lock (DefaultGate)
+            {
+                return defaultBackend ??= ResolveDefault();
+            }
+        }
+    }
 
     /// <summary>Which provider this is.</summary>
     public BlasBackendKind Kind => library.Kind;
@@ -58,7 +79,7 @@ public sealed unsafe class BlasBackend
 
     /// <summary>Threads the provider uses for one call: the configured count, which the library's temporary
     /// one-thread phases do not change.</summary>
-    public int MaxThreads => library.MaxThreads;
+    public int MaxThreads => threads.MaxThreads;
 
     /// <summary>The native library underneath, for the library's own routines and the native layer's tests.</summary>
     internal BlasLibrary Library => library;
@@ -89,18 +110,49 @@ public sealed unsafe class BlasBackend
     /// <inheritdoc cref="BlasLibrary.CurrentThreads"/>
     internal int CurrentThreads => library.CurrentThreads;
 
-    /// <inheritdoc cref="BlasLibrary.EnterProcessSingleThreaded"/>
-    internal void EnterProcessSingleThreaded() => library.EnterProcessSingleThreaded();
+    /// <inheritdoc cref="BlasThreadPolicy.EnterProcessSingleThreaded"/>
+    internal void EnterProcessSingleThreaded() => threads.EnterProcessSingleThreaded();
 
-    /// <inheritdoc cref="BlasLibrary.ExitProcessSingleThreaded"/>
-    internal void ExitProcessSingleThreaded() => library.ExitProcessSingleThreaded();
+    /// <inheritdoc cref="BlasThreadPolicy.ExitProcessSingleThreaded"/>
+    internal void ExitProcessSingleThreaded() => threads.ExitProcessSingleThreaded();
 
     /// <summary>Service symbols of a backend kind (versions, thread control).</summary>
     public static IReadOnlyList<string> ServiceSymbols(BlasBackendKind kind) => BlasLibrary.ServiceSymbols(kind);
 
     /// <summary>Replaces the default backend (a setting for the whole process, e.g. from a CLI flag).</summary>
     /// <exception cref="NativeLoadException">The backend could not be loaded.</exception>
-    public static void SetDefault(BlasBackendKind kind) => BlasLibrary.SetDefault(kind);
+    public static void SetDefault(BlasBackendKind kind)
+    {
+        var backend = Load(kind);
+        lock (DefaultGate)
+        {
+            defaultBackend = backend;
+        }
+    }
+
+    /// <summary><see cref="BackendVariable"/> if set, else the first of MKL and OpenBLAS that loads.</summary>
+    private static BlasBackend ResolveDefault()
+    {
+        var forced = Environment.GetEnvironmentVariable(BackendVariable);
+        if (!string.IsNullOrWhiteSpace(forced))
+        {
+            return Load(ParseKind(forced));
+        }
+
+        var attempts = new List<string>();
+        foreach (var kind in new[] { BlasBackendKind.Mkl, BlasBackendKind.OpenBlas })
+        {
+            // TryLoad records every attempt, including a library that loaded but was rejected.
+            if (BlasLibrary.TryLoad(kind, out var library, out var tried))
+            {
+                return For(library);
+            }
+
+            attempts.AddRange(tried);
+        }
+
+        throw new NativeLoadException("No BLAS/LAPACK backend could be loaded (MKL, then OpenBLAS).", attempts);
+    }
 
     /// <summary>Loads (once) and returns the given backend.</summary>
     /// <exception cref="NativeLoadException">The backend could not be loaded; the message lists every attempt.</exception>
@@ -119,7 +171,7 @@ public sealed unsafe class BlasBackend
 
     /// <summary>Sets the provider's thread count for subsequent calls (process-wide for the provider).</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="threads"/> is less than 1.</exception>
-    public void SetThreads(int threads) => library.SetThreads(threads);
+    public void SetThreads(int threads) => this.threads.SetThreads(threads);
 
     /// <summary>Whether a symbol is exported by the loaded file.</summary>
     public bool HasSymbol(string name) => library.HasSymbol(name);
@@ -141,12 +193,12 @@ public sealed unsafe class BlasBackend
         return Interlocked.CompareExchange(ref slot, created, existing) == existing ? created : Volatile.Read(ref slot)!;
     }
 
-    /// <inheritdoc cref="BlasLibrary.LimitThreadsFor"/>
-    internal int LimitThreadsFor(long flops) => library.LimitThreadsFor(flops);
+    /// <inheritdoc cref="BlasThreadPolicy.LimitThreadsFor"/>
+    internal int LimitThreadsFor(long flops) => threads.LimitThreadsFor(flops);
 
     /// <inheritdoc cref="BlasLibrary.SetCallingThreadThreads"/>
     internal int SetCallingThreadThreads(int threads) => library.SetCallingThreadThreads(threads);
 
-    /// <inheritdoc cref="BlasLibrary.RestoreThreads"/>
-    internal void RestoreThreads(int previous) => library.RestoreThreads(previous);
+    /// <inheritdoc cref="BlasThreadPolicy.RestoreThreads"/>
+    internal void RestoreThreads(int previous) => threads.RestoreThreads(previous);
 }

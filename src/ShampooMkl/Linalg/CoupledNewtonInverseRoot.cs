@@ -4,32 +4,6 @@ using ShampooMkl.Memory;
 
 namespace ShampooMkl.Linalg;
 
-/// <summary>Outcome of a coupled Newton inverse root; anything but <see cref="Converged"/> leaves the output untouched.</summary>
-public enum CoupledNewtonStatus
-{
-    /// <summary>The residual max|M − I| fell to the tolerance and the root was written.</summary>
-    Converged,
-
-    /// <summary>The iteration cap was reached (or progress stopped) above the tolerance.</summary>
-    NotConverged,
-
-    /// <summary>The input held NaN or ±∞.</summary>
-    NonFiniteInput,
-
-    /// <summary>A + εI is zero, or an iterate became non-finite.</summary>
-    NonFiniteResult,
-}
-
-/// <summary>What one <see cref="CoupledNewtonInverseRoot.Compute{T}"/> call did.</summary>
-/// <param name="Status">Whether the root was written.</param>
-/// <param name="Iterations">Newton steps taken (each costs ⌊log₂ p⌋ + popcount(p) + 1 gemms: 4 at p = 4, 3 at p = 2).</param>
-/// <param name="Residual">The last accepted max|X^p·(A + εI) − I|.</param>
-public readonly record struct CoupledNewtonResult(CoupledNewtonStatus Status, int Iterations, double Residual)
-{
-    /// <summary>True when the root was written.</summary>
-    public bool Succeeded => Status == CoupledNewtonStatus.Converged;
-}
-
 /// <summary>(A + εI)^{-1/p} of a symmetric positive (semi)definite matrix by the coupled Newton iteration, gemm only, in fp64.</summary>
 /// <remarks>
 /// The iteration (Guo &amp; Higham 2006, as used by Shampoo implementations) keeps two matrices that are polynomials in A,

@@ -5,37 +5,6 @@ using System.Runtime.Intrinsics;
 
 namespace ShampooMkl.Linalg;
 
-/// <summary>The fp64 values tᵢ whose squares <see cref="FixedOrderSum"/> adds up, read one element or eight at a time.</summary>
-/// <remarks>Both reads must give the same bits for the same element: the vector read is the scalar read done on eight
-/// elements at once with the same IEEE operations (no fused multiply-add).</remarks>
-internal interface ISquaredTerms
-{
-    /// <summary>Number of terms n.</summary>
-    int Length { get; }
-
-    /// <summary>tᵢ.</summary>
-    double Term(int index);
-
-    /// <summary>t[index … index + 7] as four pairs: t0 = (t[index], t[index+1]), t1 = the next two, and so on.</summary>
-    void Terms(int index, out Vector128<double> t0, out Vector128<double> t1, out Vector128<double> t2, out Vector128<double> t3);
-
-    /// <summary>t[index … index + 7] as two quadruples: low = t[index … index + 3], high = t[index + 4 … index + 7].</summary>
-    void Terms(int index, out Vector256<double> low, out Vector256<double> high);
-}
-
-/// <summary>Which code path adds the lanes of a <see cref="FixedOrderSum"/>; every path gives the same bits.</summary>
-internal enum SumPath
-{
-    /// <summary>Eight scalar partial sums.</summary>
-    Scalar,
-
-    /// <summary>Four Vector128 accumulators.</summary>
-    Vector128,
-
-    /// <summary>Two Vector256 accumulators: the same lanes, twice the arithmetic per instruction where AVX is available.</summary>
-    Vector256,
-}
-
 /// <summary>Σ tᵢ² in fp64 in one fixed order, so the result has the same bits on every machine: it does not depend on
 /// <see cref="Vector{T}.Count"/> (2, 4 or 8 doubles by hardware and DOTNET_PreferredVectorBitWidth) nor on whether
 /// Vector128 is hardware-accelerated.</summary>

@@ -3,34 +3,8 @@ using ShampooMkl.Memory;
 
 namespace ShampooMkl.Linalg;
 
-/// <summary>Outcome of an inverse-root computation; anything but <see cref="Success"/> leaves the output untouched.</summary>
-public enum InverseRootStatus
-{
-    /// <summary>The root was written.</summary>
-    Success,
-
-    /// <summary>The input held NaN or ±∞.</summary>
-    NonFiniteInput,
-
-    /// <summary>LAPACK reported a failure (info ≠ 0) or a non-finite eigenvalue.</summary>
-    DecompositionFailed,
-
-    /// <summary>The computed root was not finite (ε too small for the spectrum's range).</summary>
-    NonFiniteResult,
-}
-
-/// <summary>How the eigenbasis of a factor is obtained.</summary>
-public enum InverseRootMethod
-{
-    /// <summary>A full <c>syevd</c> every time.</summary>
-    Eigendecomposition,
-
-    /// <summary>One subspace power step (A·V, then QR) from the previous eigenbasis, with Rayleigh-quotient
-    /// eigenvalues: O(n³) like syevd but with a much smaller constant; falls back to syevd when there is no basis yet.</summary>
-    EigenbasisWarmStart,
-}
-
-/// <summary>Computes (A + εI)^{-1/p} of a symmetric PSD matrix via its eigendecomposition, always in fp64.</summary>
+/// <summary>Computes (A + εI)^{-1/p} of a symmetric PSD matrix via its eigendecomposition (or, on request, the coupled
+/// Newton iteration), always in fp64.</summary>
 /// <remarks>
 /// Eigenvalues are clamped at zero before ε is added, because round-off makes a PSD statistic's small
 /// eigenvalues slightly negative and a negative base has no real root. fp32 inputs are promoted:
@@ -44,6 +18,7 @@ public sealed class InverseRoot : IDisposable
     private readonly BufferPool pool;
     private readonly SymmetricEigen<double> eigen;
     private QrFactorization<double>? qr;
+    private CoupledNewtonInverseRoot? coupledNewton;
     private AlignedArray<double>? eigenbasis;
     private readonly AlignedArray<double> eigenvalues;
 
@@ -72,8 +47,8 @@ public sealed class InverseRoot : IDisposable
     /// <param name="root">p &gt; 0 (4 for Shampoo, 2 for Shampoo²).</param>
     /// <param name="epsilon">ε ≥ 0 added to the clamped eigenvalues; with ε = 0 a singular input yields <see cref="InverseRootStatus.NonFiniteResult"/>.</param>
     /// <param name="result">n×n output, written only on success.</param>
-    /// <param name="method">Full eigendecomposition or a warm start from the previous eigenbasis.</param>
-    /// <exception cref="ArgumentException">Wrong shapes, p ≤ 0 or ε &lt; 0.</exception>
+    /// <param name="method">Full eigendecomposition, a warm start from the previous eigenbasis, or the coupled Newton iteration.</param>
+    /// <exception cref="ArgumentException">Wrong shapes, p ≤ 0, ε &lt; 0, or a non-integer p with <see cref="InverseRootMethod.CoupledNewton"/>.</exception>
     public InverseRootStatus Compute<T>(ReadOnlyMatrixView<T> matrix, double root, double epsilon, MatrixView<T> result,
         InverseRootMethod method = InverseRootMethod.Eigendecomposition)
         where T : unmanaged
@@ -93,6 +68,11 @@ public sealed class InverseRoot : IDisposable
         if (!(epsilon >= 0) || double.IsInfinity(epsilon))
         {
             throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "ε must be a non-negative finite number.");
+        }
+
+        if (method == InverseRootMethod.CoupledNewton)
+        {
+            return ComputeCoupledNewton(matrix, root, epsilon, result);
         }
 
         using var inputBuffer = pool.Rent<double>(n * n);
@@ -180,6 +160,25 @@ public sealed class InverseRoot : IDisposable
 
     /// <summary>Forgets the warm-start eigenbasis (e.g. after the statistics were replaced).</summary>
     public void ResetEigenbasis() => HasEigenbasis = false;
+
+    /// <summary>The <see cref="InverseRootMethod.CoupledNewton"/> path; leaves the eigenbasis and eigenvalues as they were.</summary>
+    private InverseRootStatus ComputeCoupledNewton<T>(ReadOnlyMatrixView<T> matrix, double root, double epsilon, MatrixView<T> result)
+        where T : unmanaged
+    {
+        if (root != Math.Floor(root) || root > int.MaxValue)
+        {
+            throw new ArgumentOutOfRangeException(nameof(root), root, "The coupled Newton iteration needs an integer root p.");
+        }
+
+        coupledNewton ??= new CoupledNewtonInverseRoot(Order, blas: blas, pool: pool);
+        return coupledNewton.Compute(matrix, (int)root, epsilon, result).Status switch
+        {
+            CoupledNewtonStatus.Converged => InverseRootStatus.Success,
+            CoupledNewtonStatus.NotConverged => InverseRootStatus.NotConverged,
+            CoupledNewtonStatus.NonFiniteInput => InverseRootStatus.NonFiniteInput,
+            _ => InverseRootStatus.NonFiniteResult,
+        };
+    }
 
     /// <summary>The retained eigenbasis (rows are eigenvectors), empty when there is none; checkpoints save it
     /// because a warm start from it is part of the optimizer's trajectory.</summary>

@@ -25,7 +25,6 @@ internal sealed unsafe class BlasLibrary
 
     private static readonly object Gate = new();
     private static readonly Dictionary<BlasBackendKind, BlasLibrary> Loaded = new();
-    private static BlasLibrary? defaultLibrary;
 
     internal readonly delegate* unmanaged<int, int, int, int, int, int, float, float*, int, float*, int, float, float*, int, void> Sgemm;
     internal readonly delegate* unmanaged<int, int, int, int, int, int, double, double*, int, double*, int, double, double*, int, void> Dgemm;
@@ -40,9 +39,6 @@ internal sealed unsafe class BlasLibrary
     private readonly delegate* unmanaged<int, void> setNumThreads;
     private readonly delegate* unmanaged<int, int> setLocalThreads;
     private readonly delegate* unmanaged<int> getNumThreads;
-    private readonly object threadGate = new();
-    private int configuredThreads;
-    private int singleThreadHolds;
 
     private BlasLibrary(BlasBackendKind kind, string path, nint handle, MklThreadingLayer? threading, List<string> attempts)
     {
@@ -101,7 +97,7 @@ internal sealed unsafe class BlasLibrary
             Get(symbol);
         }
 
-        configuredThreads = getNumThreads();
+        ThreadsAtLoad = getNumThreads();
     }
 
     /// <summary>Which provider this is.</summary>
@@ -119,111 +115,27 @@ internal sealed unsafe class BlasLibrary
     /// <summary>MKL's threading layer as set at load time; null for OpenBLAS.</summary>
     public MklThreadingLayer? ThreadingLayer { get; }
 
-    /// <summary>Threads the provider uses for one call: the configured count (from the provider at load, then
-    /// <see cref="SetThreads"/>), which temporary one-thread phases of the library do not change.</summary>
-    /// <remarks>Decisions that must be the same on every rank and in every run (which refresh blocks get every thread)
-    /// read this, not the provider's momentary count, which another thread's one-thread phase may have lowered.</remarks>
-    public int MaxThreads => Volatile.Read(ref configuredThreads);
+    /// <summary>The provider's thread count when it loaded, before this library changed it.</summary>
+    internal int ThreadsAtLoad { get; }
 
     /// <summary>The provider's own count right now, on the calling thread (lowered inside one-thread phases and
     /// thread-local limits); for checks of those limits.</summary>
     internal int CurrentThreads => getNumThreads();
 
-    /// <summary>Sets the provider's thread count for subsequent calls (process-wide for the provider).</summary>
-    public void SetThreads(int threads)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
-        lock (threadGate)
-        {
-            configuredThreads = threads;
-            if (singleThreadHolds == 0)
-            {
-                setNumThreads(threads);
-            }
-        }
-    }
-
-    /// <summary>Limits the whole provider to one thread until the matching <see cref="ExitProcessSingleThreaded"/>;
-    /// holds nest and count, so two callers' phases cannot restore each other's limit too early.</summary>
-    internal void EnterProcessSingleThreaded()
-    {
-        lock (threadGate)
-        {
-            if (singleThreadHolds++ == 0)
-            {
-                setNumThreads(1);
-            }
-        }
-    }
-
-    /// <summary>Ends one hold of <see cref="EnterProcessSingleThreaded"/>; the last restores the configured count.</summary>
-    internal void ExitProcessSingleThreaded()
-    {
-        lock (threadGate)
-        {
-            if (--singleThreadHolds == 0)
-            {
-                setNumThreads(configuredThreads);
-            }
-        }
-    }
-
-    /// <summary>Below this many flops a BLAS call runs on one thread: waking a second thread costs more than
-    /// it saves (measured: a 128×10×128 sgemm took 70 µs on two MKL threads and 9 µs on one).</summary>
-    public const long SingleThreadFlops = 1L << 22;
-
-    /// <summary>For a call of <paramref name="flops"/> flops, limits MKL to one thread on the calling thread only
-    /// and returns what to pass to <see cref="RestoreThreads"/>; a no-op (−1) for large calls and for OpenBLAS,
-    /// which already runs small calls on one thread.</summary>
-    internal int LimitThreadsFor(long flops) =>
-        setLocalThreads != null && flops < SingleThreadFlops ? setLocalThreads(1) : -1;
+    /// <summary>The provider's process-wide thread setter (<c>MKL_Set_Num_Threads</c> / <c>openblas_set_num_threads</c>),
+    /// unchecked; the policy over it is <c>ShampooMkl.Linalg.BlasThreadPolicy</c>.</summary>
+    internal void SetNumThreads(int threads) => setNumThreads(threads);
 
     /// <summary>Whether the thread count can be limited for the calling thread alone (MKL's
-    /// <c>MKL_Set_Num_Threads_Local</c>); OpenBLAS has only its process-wide count (<see cref="SetThreads"/>).</summary>
+    /// <c>MKL_Set_Num_Threads_Local</c>); OpenBLAS has only its process-wide count.</summary>
     internal bool HasThreadLocalLimit => setLocalThreads != null;
 
     /// <summary>MKL only: sets the calling thread's thread count (0 = back to the process-wide one) and returns the
-    /// previous local setting, for <see cref="RestoreThreads"/>.</summary>
+    /// previous local setting.</summary>
     internal int SetCallingThreadThreads(int threads) => setLocalThreads(threads);
-
-    /// <summary>Undoes <see cref="LimitThreadsFor"/>.</summary>
-    internal void RestoreThreads(int previous)
-    {
-        if (previous >= 0)
-        {
-            setLocalThreads(previous);
-        }
-    }
 
     /// <summary>Whether a symbol is exported by the loaded file.</summary>
     public bool HasSymbol(string name) => NativeLibrary.TryGetExport(Handle, name, out _);
-
-    /// <summary>The backend used when none is named: <c>SHAMPOO_BLAS</c> if set, else MKL, else OpenBLAS.</summary>
-    public static BlasLibrary Default
-    {
-        get
-        {
-            if (defaultLibrary is { } lib)
-            {
-                return lib;
-            }
-
-            lock (Gate)
-            {
-                return defaultLibrary ??= ResolveDefault();
-            }
-        }
-    }
-
-    /// <summary>Replaces the default backend (a setting for the whole process, e.g. from a CLI flag).</summary>
-    public static void SetDefault(BlasBackendKind kind)
-    {
-        var lib = Load(kind);
-        lock (Gate)
-        {
-            defaultLibrary = lib;
-        }
-    }
 
     /// <summary>Loads (once) and returns the given backend, or throws <see cref="NativeLoadException"/>.</summary>
     public static BlasLibrary Load(BlasBackendKind kind)
@@ -247,34 +159,6 @@ internal sealed unsafe class BlasLibrary
 
         attempts = list;
         return library is not null;
-    }
-
-    private static BlasLibrary ResolveDefault()
-    {
-        var forced = Environment.GetEnvironmentVariable(NativeLibraryCandidates.BackendVariable);
-        if (!string.IsNullOrWhiteSpace(forced))
-        {
-            var kind = ParseKind(forced);
-            return Load(kind);
-        }
-
-        var attempts = new List<string>();
-        foreach (var kind in new[] { BlasBackendKind.Mkl, BlasBackendKind.OpenBlas })
-        {
-            try
-            {
-                if (TryLoadCore(kind, attempts) is { } lib)
-                {
-                    return lib;
-                }
-            }
-            catch (NativeLoadException)
-            {
-                // The attempt is recorded; fall through to the next backend.
-            }
-        }
-
-        throw new NativeLoadException("No BLAS/LAPACK backend could be loaded (MKL, then OpenBLAS).", attempts);
     }
 
     /// <summary>Parses <c>mkl</c> / <c>openblas</c> with a clear error for anything else.</summary>
@@ -377,9 +261,8 @@ internal sealed unsafe class BlasLibrary
         return wanted;
     }
 
-    /// <summary>The default layer is Intel OpenMP: on this project's 2-core AMD machine it ran dgemm(1024) at
-    /// 88–100 GFLOP/s where the GNU layer (54) was no faster than sequential (56); it degrades to
-    /// sequential when libiomp5 is missing.</summary>
+    /// <summary>Parses <c>SHAMPOO_MKL_THREADING</c>; the default layer is Intel OpenMP, the one that scales large calls
+    /// across threads (measurements in docs/performance.md); it degrades to sequential when libiomp5 is missing.</summary>
     internal static MklThreadingLayer ParseThreading(string? text) => text?.Trim().ToLowerInvariant() switch
     {
         null or "" or "intel" => MklThreadingLayer.Intel,

@@ -86,7 +86,7 @@ public sealed record ShampooOptions
     /// fp32. fp64 costs twice the factor memory and BLAS time; with fp32, raise <see cref="Epsilon"/> to ≳ 1e-8·λ_max.</remarks>
     public FactorPrecision FactorPrecision { get; init; } = FactorPrecision.Double;
 
-    /// <summary>Full <c>syevd</c> at every refresh (default), or a warm start from the previous eigenbasis.</summary>
+    /// <summary>Full <c>syevd</c> at every refresh (default), a warm start from the previous eigenbasis, or the coupled Newton iteration (integer <see cref="Root"/> only).</summary>
     public InverseRootMethod RootMethod { get; init; } = InverseRootMethod.Eigendecomposition;
 
     /// <summary>With <see cref="InverseRootMethod.EigenbasisWarmStart"/>, every K-th refresh is a full eigendecomposition. Default 10.</summary>

@@ -1,12 +1,5 @@
 namespace ShampooMkl.Preconditioning;
 
-/// <summary>One rectangular block of a matrix: rows [Row, Row+Rows), columns [Col, Col+Cols).</summary>
-public readonly record struct MatrixBlock(int Index, int Row, int Col, int Rows, int Cols)
-{
-    /// <summary>Elements in the block.</summary>
-    public long Size => (long)Rows * Cols;
-}
-
 /// <summary>Cuts an m×n matrix into blocks of at most d×d, full blocks first and the remainders last.</summary>
 /// <remarks>Full d-sized blocks (as Distributed Shampoo does) keep the factor sizes uniform, so blocks
 /// share workspaces and cost the same, which is what a scheduler across cores or ranks wants.</remarks>

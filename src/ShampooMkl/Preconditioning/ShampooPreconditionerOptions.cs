@@ -32,7 +32,8 @@ public sealed record ShampooPreconditionerOptions
     /// <summary>Divide EMA statistics by 1 − β₂ᵗ before taking roots.</summary>
     public bool BiasCorrection { get; init; } = true;
 
-    /// <summary>Full eigendecomposition, or a warm start from the previous eigenbasis.</summary>
+    /// <summary>How each factor's root is computed: full eigendecomposition (the default), a warm start from the
+    /// previous eigenbasis, or the coupled Newton iteration (integer <see cref="Root"/> only).</summary>
     public InverseRootMethod RootMethod { get; init; } = InverseRootMethod.Eigendecomposition;
 
     /// <summary>With a warm start, every K-th refresh is still a full <c>syevd</c>, to stop drift.</summary>
@@ -47,6 +48,16 @@ public sealed record ShampooPreconditionerOptions
         if (!(Root > 0) || double.IsInfinity(Root))
         {
             throw new ArgumentOutOfRangeException(nameof(Root), Root, "The root p must be positive and finite.");
+        }
+
+        if (!Enum.IsDefined(RootMethod))
+        {
+            throw new ArgumentOutOfRangeException(nameof(RootMethod), RootMethod, "Unknown root method.");
+        }
+
+        if (RootMethod == InverseRootMethod.CoupledNewton && Root != Math.Floor(Root))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Root), Root, "The coupled Newton root method needs an integer root p.");
         }
 
         if (!(Epsilon >= 0) || double.IsInfinity(Epsilon))

@@ -2,7 +2,7 @@ using System.CommandLine;
 using ShampooMkl.Analysis.Data;
 using ShampooMkl.Analysis.Experiments;
 using ShampooMkl.Cli.Commands;
-using ShampooMkl.Linalg;
+using ShampooMkl.Kronecker;
 using ShampooMkl.Tests.Linalg;
 using ShampooMkl.Tests.Reference;
 

@@ -1,5 +1,5 @@
 using ShampooMkl.Analysis.Experiments;
-using ShampooMkl.Linalg;
+using ShampooMkl.Kronecker;
 using ShampooMkl.Tests.Linalg;
 using ShampooMkl.Tests.Reference;
 

@@ -1,6 +1,6 @@
 using ShampooMkl.Analysis.Experiments;
 using ShampooMkl.Analysis.Models;
-using ShampooMkl.Linalg;
+using ShampooMkl.Kronecker;
 using ShampooMkl.Tests.Linalg;
 using ShampooMkl.Tests.Reference;
 

@@ -2,7 +2,7 @@ using ShampooMkl.Analysis.Data;
 using ShampooMkl.Analysis.Experiments;
 using ShampooMkl.Analysis.Models;
 using ShampooMkl.Analysis.Training;
-using ShampooMkl.Linalg;
+using ShampooMkl.Kronecker;
 using ShampooMkl.Tests.Reference;
 
 namespace ShampooMkl.Tests.Experiments;

@@ -1,4 +1,4 @@
-using ShampooMkl.Linalg;
+using ShampooMkl.Kronecker;
 using ShampooMkl.Memory;
 using ShampooMkl.Tests.Reference;
 

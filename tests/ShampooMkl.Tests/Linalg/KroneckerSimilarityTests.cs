@@ -1,4 +1,4 @@
-using ShampooMkl.Linalg;
+using ShampooMkl.Kronecker;
 using ShampooMkl.Tests.Reference;
 
 namespace ShampooMkl.Tests.Linalg;

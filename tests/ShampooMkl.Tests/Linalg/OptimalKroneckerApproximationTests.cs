@@ -1,3 +1,4 @@
+using ShampooMkl.Kronecker;
 using ShampooMkl.Linalg;
 using ShampooMkl.Tests.Reference;
 

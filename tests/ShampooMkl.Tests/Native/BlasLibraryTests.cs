@@ -33,7 +33,7 @@ public class BlasLibraryTests
         Assert.False(string.IsNullOrWhiteSpace(lib.Version));
         Assert.False(string.IsNullOrWhiteSpace(lib.LibraryPath));
         Assert.NotEqual(0, lib.Handle);
-        Assert.InRange(lib.MaxThreads, 1, 4096);
+        Assert.InRange(lib.ThreadsAtLoad, 1, 4096);
         Assert.Equal(kind == BlasBackendKind.Mkl, lib.ThreadingLayer is not null);
         foreach (var symbol in BlasLibrary.RequiredSymbols.Concat(BlasLibrary.ServiceSymbols(kind)))
         {
@@ -56,7 +56,7 @@ public class BlasLibraryTests
     [MemberData(nameof(Backends.BackendData), MemberType = typeof(Backends))]
     public void SetThreads_ThrowsForLessThanOne(BlasBackendKind kind)
     {
-        Assert.Throws<ArgumentOutOfRangeException>(() => Backends.GetLibrary(kind).SetThreads(0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Backends.Get(kind).SetThreads(0));
     }
 
     [Theory]

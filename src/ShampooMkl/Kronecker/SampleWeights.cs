@@ -1,4 +1,4 @@
-namespace ShampooMkl.Linalg;
+namespace ShampooMkl.Kronecker;
 
 /// <summary>The weights of a gradient sample: relative, validated, divided by their sum (as <see cref="GradientSample{T}"/> uses them).</summary>
 public static class SampleWeights

@@ -2,7 +2,7 @@ using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using ShampooMkl.Memory;
 
-namespace ShampooMkl.Linalg;
+namespace ShampooMkl.Kronecker;
 
 /// <summary>Walks a <see cref="GradientSample{T}"/> a few examples at a time, promoted to fp64 in the two layouts the batched products need.</summary>
 /// <remarks>

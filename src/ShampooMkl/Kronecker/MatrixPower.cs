@@ -1,7 +1,8 @@
 using System.Numerics.Tensors;
+using ShampooMkl.Linalg;
 using ShampooMkl.Memory;
 
-namespace ShampooMkl.Linalg;
+namespace ShampooMkl.Kronecker;
 
 /// <summary>Real powers (A + εI)^s of a symmetric PSD matrix via <c>syevd</c>, in fp64, eigenvalues clamped at zero.</summary>
 /// <remarks>

@@ -1,24 +1,24 @@
 using System.Numerics.Tensors;
+using ShampooMkl.Linalg;
 using ShampooMkl.Memory;
 
-namespace ShampooMkl.Linalg;
+namespace ShampooMkl.Kronecker;
 
 /// <summary>The Van Loan rearrangement R(H) of H = Σ wᵢ gᵢgᵢᵀ applied to factors, from the stored gradients, never forming H.</summary>
 /// <remarks>
-/// R(H) vec(B) = Σ wᵢ Gᵢ B Gᵢᵀ, R(H)ᵀ vec(A) = Σ wᵢ Gᵢᵀ A Gᵢ and ⟨H, A⊗B⟩ = vec(A)ᵀ R(H) vec(B) = Σ wᵢ ⟨A Gᵢ, Gᵢ B⟩ (DESIGN §1).
+/// R(H) vec(B) = Σ wᵢ Gᵢ B Gᵢᵀ, R(H)ᵀ vec(A) = Σ wᵢ Gᵢᵀ A Gᵢ and ⟨H, A⊗B⟩ = vec(A)ᵀ R(H) vec(B) = Σ wᵢ ⟨A Gᵢ, Gᵢ B⟩ (docs/design.md, 'Conventions').
 /// Per chunk of c examples, with V = [G₁; …; G_c] ((c·m)×n) and W = [G₁ … G_c] (m×(c·n)) from <see cref="GradientChunks{T}"/>,
 /// every product is one large BLAS call over the whole chunk (V·B, A·W and the reductions); between them the
 /// block-diagonal sum over examples is a memory-bound re-layout between the vertical and horizontal stacks,
 /// e.g. Σ wᵢ GᵢBGᵢᵀ = H_s (I ⊗ B) H_sᵀ of the issue. There is never a per-example BLAS call: small calls each pay a
-/// threading fork/join, which on a busy 2-core machine costs more than their arithmetic.
+/// threading fork/join, which for calls this small can cost more than their arithmetic.
 /// Every sum is accumulated in fp64 by BLAS's β = 1 across chunks. The chunk buffers are allocated once per operator
 /// and reused by every pass.
 /// </remarks>
 internal sealed class RearrangementOperator<T> : IKroneckerOperator where T : unmanaged
 {
-    /// <summary>Cost of an order-d eigendecomposition in gemm-flop equivalents, per d³, with a margin: a 784×784 syevd
-    /// took about as long as 13·784³ flops of gemm on the reference machine, rounded up to 16 (about 25%) towards the
-    /// plain path because the saving it is weighed against is counted at gemm's flop rate while syrk usually runs
+    /// <summary>Cost of an order-d eigendecomposition in gemm-flop equivalents, per d³, with a margin: the measured
+    /// syevd-to-gemm ratio (docs/performance.md) rounded up towards the plain path because the saving it is weighed against is counted at gemm's flop rate while syrk usually runs
     /// slower per flop, and because the syevd timing varies from run to run. Near the break-even the two paths cost
     /// about the same, so the exact value matters little.</summary>
     private const double EigenCostPerCube = 16;

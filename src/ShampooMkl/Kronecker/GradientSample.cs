@@ -1,12 +1,13 @@
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
+using ShampooMkl.Linalg;
 using ShampooMkl.Memory;
 
-namespace ShampooMkl.Linalg;
+namespace ShampooMkl.Kronecker;
 
 /// <summary>A read-only view of N per-example gradients G₁…G_N (each m×n, row-major, stored back to back) with probability weights.</summary>
 /// <remarks>
-/// <para>It stands for the matrix H = Σᵢ wᵢ gᵢ gᵢᵀ (gᵢ = vec(Gᵢ), row-major vec as in DESIGN §1) without ever forming it:
+/// <para>It stands for the matrix H = Σᵢ wᵢ gᵢ gᵢᵀ (gᵢ = vec(Gᵢ), row-major vec as in docs/design.md, 'Conventions') without ever forming it:
 /// uniform weights give the Adagrad covariance / empirical Fisher, and per-(example, class) weights p(ŷ|x)/N give
 /// the exact class-weighted Fisher. Weights are relative: they are divided by their sum, because they mean
 /// probabilities and a sum off by rounding should not bias every metric.

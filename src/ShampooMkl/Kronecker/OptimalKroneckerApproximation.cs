@@ -1,76 +1,13 @@
 using System.Numerics.Tensors;
-using ShampooMkl.Memory;
+using ShampooMkl.Linalg;
 
-namespace ShampooMkl.Linalg;
-
-/// <summary>Settings of the optimal-Kronecker power iteration.</summary>
-public sealed record PowerIterationOptions
-{
-    /// <summary>Most passes over the sample; each costs about 3 to 4·N·m·n·(m + n) flops for dense gradients.</summary>
-    public int MaxIterations { get; init; } = 20;
-
-    /// <summary>Stop once ‖A_{t+1} − A_t‖_F + ‖B_{t+1} − B_t‖_F ≤ this, on unit-norm iterates. The cosine to H is stationary
-    /// at the optimum, so its error is of the order of the square of this.</summary>
-    public double Tolerance { get; init; } = 1e-6;
-
-    /// <summary>Starting pair, symmetric PSD (e.g. another approximation's factors; normalised before use, negative
-    /// eigenvalues clamped); null means A₀ = I_m, B₀ = I_n, whose first step is Shampoo².</summary>
-    public KroneckerPair? Start { get; init; }
-
-    /// <summary>Called after every pass, e.g. to report progress of a long analysis.</summary>
-    public Action<PowerIterationStep>? Progress { get; init; }
-}
-
-/// <summary>One pass of the power iteration: its number, the change it made, and ⟨H, A_t ⊗ B_t⟩ of the pair it started from.</summary>
-public readonly record struct PowerIterationStep(int Iteration, double RelativeChange, double PreviousInnerProduct);
-
-/// <summary>Result of <see cref="OptimalKroneckerApproximation.Compute{T}(GradientSample{T}, PowerIterationOptions?, BlasBackend?)"/>.</summary>
-public sealed class OptimalKroneckerResult
-{
-    internal OptimalKroneckerResult(KroneckerPair unit, double scale, int iterations, double change, bool converged, double[] history)
-    {
-        Unit = unit;
-        Scale = scale;
-        Iterations = iterations;
-        RelativeChange = change;
-        Converged = converged;
-        ChangeHistory = history;
-        Approximation = unit.Scaled(Math.Max(scale, 0));
-    }
-
-    /// <summary>The last iterate (A, B), each with unit Frobenius norm.</summary>
-    public KroneckerPair Unit { get; }
-
-    /// <summary>σ = ⟨H, A⊗B⟩ / (‖A‖²‖B‖²) for the unit pair, i.e. the best scale and the estimate of R(H)'s top singular value.</summary>
-    public double Scale { get; }
-
-    /// <summary>σ·A ⊗ B, the approximation of H, with √σ folded into each factor.</summary>
-    public KroneckerPair Approximation { get; }
-
-    /// <summary>Passes made.</summary>
-    public int Iterations { get; }
-
-    /// <summary>‖A_T − A_{T−1}‖_F + ‖B_T − B_{T−1}‖_F of the last pass.</summary>
-    public double RelativeChange { get; }
-
-    /// <summary>Whether <see cref="RelativeChange"/> reached the tolerance before the iteration cap.</summary>
-    public bool Converged { get; }
-
-    /// <summary>The change of every pass, in order.</summary>
-    public IReadOnlyList<double> ChangeHistory { get; }
-
-    /// <summary>cos(H, A⊗B) = σ/‖H‖_F, given ‖H‖_F from <see cref="KroneckerSimilarity.ComputeHNorm{T}(GradientSample{T}, BlasBackend?)"/>.</summary>
-    public double Cosine(double hNorm) => Scale / hNorm;
-
-    /// <summary>‖H − σA⊗B‖_F / ‖H‖_F = √(1 − (σ/‖H‖)²), since with unit A, B the optimal-scale residual is ‖H‖² − σ².</summary>
-    public double RelativeResidual(double hNorm) => KroneckerSimilarity.ScaleFreeRelativeError(Cosine(hNorm));
-}
+namespace ShampooMkl.Kronecker;
 
 /// <summary>argmin_{A,B} ‖H − A⊗B‖_F (Van Loan &amp; Pitsianis) by power iteration on R(H), computed from per-example gradients.</summary>
 /// <remarks>
 /// Each pass sets A_{t+1} ∝ R(H) vec(B_t) = Σ wᵢ Gᵢ B_t Gᵢᵀ and B_{t+1} ∝ R(H)ᵀ vec(A_t) = Σ wᵢ Gᵢᵀ A_t Gᵢ, both from the
 /// previous iterate, normalised to unit Frobenius norm. Updating both from the previous pair is what makes the first
-/// pass from (I, I) land exactly on Shampoo²'s (L, R) (DESIGN §1), and it lets one read of the sample serve both sides.
+/// pass from (I, I) land exactly on Shampoo²'s (L, R) (docs/design.md, 'Conventions'), and it lets one read of the sample serve both sides.
 /// The iterates stay symmetric PSD (the maps send PSD to PSD), so no sign can flip and the plain difference of
 /// consecutive iterates measures convergence. A pass also yields ⟨H, A_t⊗B_t⟩ = ⟨A_t, R(H)vec(B_t)⟩ for free; the
 /// returned pair's own σ costs one extra evaluation (two thirds of a pass) at the end.

@@ -1,8 +1,9 @@
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
+using ShampooMkl.Linalg;
 using ShampooMkl.Memory;
 
-namespace ShampooMkl.Linalg;
+namespace ShampooMkl.Kronecker;
 
 /// <summary>The paper's quality metrics of a Kronecker approximation Ĥ = A⊗B of H = Σ wᵢ gᵢgᵢᵀ, computed from the gradients without forming H.</summary>
 /// <remarks>

@@ -1,10 +1,10 @@
 using System.Numerics.Tensors;
 using ShampooMkl.Memory;
 
-namespace ShampooMkl.Linalg;
+namespace ShampooMkl.Kronecker;
 
 /// <summary>A Kronecker-factored approximation A ⊗ B of an mn×mn matrix, any scale folded into the factors (fp64, row-major).</summary>
-/// <remarks>With row-major vec (DESIGN §1), (A ⊗ B) vec(G) = vec(A G Bᵀ): A (m×m) acts on a gradient's rows, B (n×n) on its columns.
+/// <remarks>With row-major vec (docs/design.md, 'Conventions'), (A ⊗ B) vec(G) = vec(A G Bᵀ): A (m×m) acts on a gradient's rows, B (n×n) on its columns.
 /// The factors are not copied; treat them as immutable once wrapped.</remarks>
 public sealed class KroneckerPair
 {

@@ -1,9 +1,10 @@
+using ShampooMkl.Linalg;
 
-namespace ShampooMkl.Linalg;
+namespace ShampooMkl.Kronecker;
 
 /// <summary>A sample standing for H = Σ wᵢ gᵢgᵢᵀ (m·n×m·n, never formed), seen through the products the optimal-Kronecker power iteration needs.</summary>
 /// <remarks>
-/// With the rearrangement R(H) of DESIGN §1: <see cref="Apply"/> is one pass's pair of products R(H) vec(B) and
+/// With the rearrangement R(H) of docs/design.md, 'Conventions': <see cref="Apply"/> is one pass's pair of products R(H) vec(B) and
 /// R(H)ᵀ vec(A), and <see cref="InnerProduct"/> is vec(A)ᵀ R(H) vec(B). Matrices are fp64, row-major, A m×m and B n×n.
 /// <see cref="GradientSample{T}"/> implements it from dense per-example gradients; a caller may implement it for a
 /// cheaper representation (e.g. rank-one gradients kept as factors) and still use
@@ -25,17 +26,4 @@ public interface IKroneckerSample
     /// <summary>⟨H, A⊗B⟩_F = Σ wᵢ tr(Gᵢᵀ A Gᵢ Bᵀ).</summary>
     /// <exception cref="ArgumentException">A span of another length than m², n².</exception>
     double InnerProduct(ReadOnlySpan<double> a, ReadOnlySpan<double> b, BlasBackend? blas);
-}
-
-/// <summary>An <see cref="IKroneckerSample"/> that owns scratch (e.g. chunk buffers) reused by every pass of one run.</summary>
-internal interface IKroneckerOperator : IKroneckerSample, IDisposable
-{
-}
-
-/// <summary>A sample whose products are cheaper through an operator built once per run than through its own
-/// <see cref="IKroneckerSample"/> members, which build their scratch per call.</summary>
-internal interface IKroneckerOperatorSource
-{
-    /// <summary>A new operator over this sample, giving bit-identical products; the caller disposes it.</summary>
-    IKroneckerOperator CreateOperator();
 }
