@@ -3,6 +3,7 @@ using ShampooMkl.Analysis.Data;
 using ShampooMkl.Analysis.Experiments;
 using ShampooMkl.Cli.Commands;
 using ShampooMkl.Kronecker;
+using ShampooMkl.Tests.Kronecker;
 using ShampooMkl.Tests.Linalg;
 using ShampooMkl.Tests.Reference;
 

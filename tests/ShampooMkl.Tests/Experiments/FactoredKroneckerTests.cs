@@ -1,5 +1,6 @@
 using ShampooMkl.Analysis.Experiments;
 using ShampooMkl.Kronecker;
+using ShampooMkl.Tests.Kronecker;
 using ShampooMkl.Tests.Linalg;
 using ShampooMkl.Tests.Reference;
 
@@ -56,7 +57,7 @@ public sealed class FactoredKroneckerTests
         Tolerance.AssertClose(library.Unit.B, ours.Unit.B, tol, tol, "B₃");
         Tolerance.AssertClose(library.Scale, ours.Scale, tol, 0, "σ");
 
-        // One pass from (I, I) is Shampoo² (DESIGN §1): the first iterate is L/‖L‖, R/‖R‖.
+        // One pass from (I, I) is Shampoo² (docs/design.md, 'Conventions'): the first iterate is L/‖L‖, R/‖R‖.
         OptimalKroneckerResult one = FactoredKronecker.Optimal(factored, new PowerIterationOptions { MaxIterations = 1, Tolerance = 0 });
         ShampooStatistics stats = FactoredKronecker.Statistics(factored);
         Tolerance.AssertClose(KroneckerTestData.Unit(stats.L), one.Unit.A, tol, tol, "A₁ ∝ L");

@@ -1,6 +1,7 @@
 using ShampooMkl.Analysis.Experiments;
 using ShampooMkl.Analysis.Models;
 using ShampooMkl.Kronecker;
+using ShampooMkl.Tests.Kronecker;
 using ShampooMkl.Tests.Linalg;
 using ShampooMkl.Tests.Reference;
 

@@ -4,7 +4,7 @@ namespace ShampooMkl.Tests.Reference;
 /// <remarks>
 /// Every matrix is a row-major <c>double[]</c>: element (i, j) of an r×c matrix is <c>a[i*c + j]</c>.
 /// Vectorisation is row-major too, g[i·n + k] = G[i,k], which makes (A ⊗ B) vec(G) = vec(A G Bᵀ)
-/// (DESIGN §1). Loops are written plainly on purpose: these are the yardstick, not the product.
+/// (docs/design.md, 'Conventions'). Loops are written plainly on purpose: these are the yardstick, not the product.
 /// </remarks>
 public static class DenseMatrix
 {

@@ -1,7 +1,7 @@
 using ShampooMkl.Kronecker;
 using ShampooMkl.Tests.Reference;
 
-namespace ShampooMkl.Tests.Linalg;
+namespace ShampooMkl.Tests.Kronecker;
 
 /// <summary>Gradient samples with known H for the Kronecker tests, and the dense H they stand for.</summary>
 internal static class KroneckerTestData

@@ -1,7 +1,7 @@
 using ShampooMkl.Kronecker;
 using ShampooMkl.Tests.Reference;
 
-namespace ShampooMkl.Tests.Linalg;
+namespace ShampooMkl.Tests.Kronecker;
 
 /// <summary>The gradient-only metrics (Gram-trick ‖H‖, ⟨H, A⊗B⟩, cosines, errors) against a densely formed H.</summary>
 public sealed class KroneckerSimilarityTests

@@ -2,7 +2,7 @@ using ShampooMkl.Kronecker;
 using ShampooMkl.Linalg;
 using ShampooMkl.Tests.Reference;
 
-namespace ShampooMkl.Tests.Linalg;
+namespace ShampooMkl.Tests.Kronecker;
 
 /// <summary>The power iteration against dense Van Loan + Jacobi SVD references, exact-Kronecker samples, the 2-class
 /// logistic-regression Fisher, and weighted samples.</summary>

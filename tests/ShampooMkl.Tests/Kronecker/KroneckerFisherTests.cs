@@ -2,7 +2,7 @@ using ShampooMkl.Kronecker;
 using ShampooMkl.Memory;
 using ShampooMkl.Tests.Reference;
 
-namespace ShampooMkl.Tests.Linalg;
+namespace ShampooMkl.Tests.Kronecker;
 
 /// <summary>Fisher matrices of linear classifiers (the paper's exactly-Kronecker 2-class case) and class-weighted samples.</summary>
 public sealed class KroneckerFisherTests

@@ -2,7 +2,7 @@ using ShampooMkl.Kronecker;
 using ShampooMkl.Memory;
 using ShampooMkl.Tests.Reference;
 
-namespace ShampooMkl.Tests.Linalg;
+namespace ShampooMkl.Tests.Kronecker;
 
 /// <summary>Shampoo statistics, Shampoo², Shampoo, K-FAC and the <see cref="MatrixPower"/> helper against dense references.</summary>
 public sealed class KroneckerApproximationsTests
