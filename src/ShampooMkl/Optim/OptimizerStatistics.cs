@@ -1,0 +1,40 @@
+namespace ShampooMkl.Optim;
+
+/// <summary>Counters an optimizer keeps for reports and logs.</summary>
+public sealed class OptimizerStatistics
+{
+    /// <summary>Steps skipped because a gradient was not finite.</summary>
+    public long SkippedSteps { get; set; }
+
+    /// <summary>Most entries <see cref="Log"/> keeps; older ones are dropped first.</summary>
+    public const int MaxLogEntries = 100;
+
+    /// <summary>Root refreshes performed (steps in which roots were recomputed, whatever the number of blocks).</summary>
+    public long RootRefreshes { get; set; }
+
+    /// <summary>Block root computations performed, successful or not (the denominator of <see cref="FailedRootBlocks"/>).</summary>
+    public long RefreshedBlocks { get; set; }
+
+    /// <summary>Blocks whose root computation failed (previous roots kept, ε raised).</summary>
+    public long FailedRootBlocks { get; set; }
+
+    /// <summary>Wall time spent computing roots.</summary>
+    public TimeSpan RefreshTime { get; set; }
+
+    /// <summary>Wall time spent in the rest of the step (statistics, preconditioning, update).</summary>
+    public TimeSpan StepTime { get; set; }
+
+    /// <summary>Recent recovered failures, newest last (bounded).</summary>
+    public List<string> Log { get; } = new();
+
+    /// <summary>Appends to <see cref="Log"/>, dropping the oldest entries beyond <see cref="MaxLogEntries"/>.</summary>
+    public void AddLog(string entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        Log.Add(entry);
+        if (Log.Count > MaxLogEntries)
+        {
+            Log.RemoveRange(0, Log.Count - MaxLogEntries);
+        }
+    }
+}
