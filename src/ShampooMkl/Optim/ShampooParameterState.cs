@@ -1,8 +1,4 @@
-using System.Numerics;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using ShampooMkl.Linalg;
-using ShampooMkl.Memory;
 using ShampooMkl.Preconditioning;
 
 namespace ShampooMkl.Optim;
