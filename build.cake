@@ -277,8 +277,8 @@ Task("Demo")
 });
 
 Task("Pack")
-    .Description("Packs the ShampooMkl library into artifacts/packages.")
-    .IsDependentOn("Test")
+    .Description("Packs the ShampooMkl library into artifacts/packages (builds; CI runs the tests, packing does not).")
+    .IsDependentOn("Build")
     .Does(() =>
 {
     DotNetPack(libraryProject.FullPath, new DotNetPackSettings
