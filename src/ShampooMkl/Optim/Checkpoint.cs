@@ -41,7 +41,8 @@ public static class Checkpoint
     public static ReadOnlySpan<byte> Magic => "SHMPCKPT"u8;
 
     /// <summary>Writes the complete state of <paramref name="optimizer"/> to <paramref name="path"/>, atomically.</summary>
-    /// <exception cref="IOException">The file could not be written (the previous file, if any, is unchanged).</exception>
+    /// <exception cref="IOException">The file could not be written (disk full, permission denied, a folder in the way); the
+    /// message names <paramref name="path"/>, and the previous file, if any, is unchanged.</exception>
     public static void Save(ICheckpointable optimizer, string path)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
@@ -54,10 +55,10 @@ public static class Checkpoint
         var bytes = Serialize(optimizer);
         var full = Path.GetFullPath(path);
         var folder = Path.GetDirectoryName(full) ?? ".";
-        Directory.CreateDirectory(folder);
         var temp = Path.Combine(folder, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
         try
         {
+            Directory.CreateDirectory(folder);
             using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
             {
                 stream.Write(bytes);
@@ -65,6 +66,12 @@ public static class Checkpoint
             }
 
             File.Move(temp, full, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The temporary file is ours; the user needs the file they asked for and the reason.
+            var reason = e is UnauthorizedAccessException ? "permission denied" : e.Message.Replace(temp, full, StringComparison.Ordinal);
+            throw new IOException($"Could not save the checkpoint to '{full}' ({reason.TrimEnd('.')}); the previous file, if any, is unchanged.", e);
         }
         finally
         {

@@ -84,6 +84,32 @@ public sealed class CheckpointTests : IDisposable
         Assert.Equal(reference.CurrentLearningRate, after.CurrentLearningRate);
     }
 
+    [Theory]
+    [InlineData("folder in the way")]
+    [InlineData("unwritable folder")]
+    public void FailedSave_NamesTheTargetNotItsTemporaryFile_AndLeavesNothing(string failure)
+    {
+        var parameters = OptimTestData.Parameters(OptimTestData.SmallShapes);
+        using var optimizer = Create("Shampoo fp32", parameters);
+        var target = Path.Combine(folder, "state.ckpt");
+        string expected;
+        if (failure == "folder in the way")
+        {
+            Directory.CreateDirectory(target); // File.Move onto a folder fails after the temporary file is written
+            expected = target;
+        }
+        else
+        {
+            target = "/proc/shampoo-mkl-test/state.ckpt"; // nothing can be created under /proc, even by root
+            expected = target;
+        }
+
+        var error = Assert.Throws<IOException>(() => Checkpoint.Save(optimizer, target));
+        Assert.Contains($"'{expected}'", error.Message);
+        Assert.DoesNotContain(".tmp", error.Message);
+        Assert.Empty(Directory.GetFiles(folder, "*.tmp", SearchOption.AllDirectories));
+    }
+
     [Fact]
     public void Save_IsAtomic_AndReadable()
     {
