@@ -104,21 +104,71 @@ internal static class TrainCommand
                 return Execute(settings, parseResult.GetValue(threads), parseResult.GetValue(json)?.FullName, parseResult.GetValue(plot)?.FullName, AnsiConsole.Console);
             }
 
-            using var ranks = Communicators.FromEnvironment();
+            ICommunicator ranks;
             try
             {
-                return Execute(settings with { Communicator = ranks }, parseResult.GetValue(threads), parseResult.GetValue(json)?.FullName,
-                    parseResult.GetValue(plot)?.FullName, AnsiConsole.Console);
+                ranks = Communicators.FromEnvironment();
             }
-            catch (Exception e) when (ranks.Size > 1)
+            catch (ArgumentException e)
             {
-                // The other ranks may wait in a collective this rank will never join: end the job rather than hang it.
-                Console.Error.WriteLine($"[rank {ranks.Rank}] {e}");
-                ranks.Abort(1);
-                return 1;
+                Console.Error.WriteLine(e.Message);
+                return ExitCodes.Failure;
+            }
+
+            using (ranks)
+            {
+                return ExecuteDistributed(settings with { Communicator = ranks }, parseResult.GetValue(threads), parseResult.GetValue(json)?.FullName,
+                    parseResult.GetValue(plot)?.FullName);
             }
         });
         return command;
+    }
+
+    /// <summary>Every rank's <c>train --distributed</c>: the start-up handshake on the command line's settings, then
+    /// <see cref="Execute"/>; mismatched ranks and lost ranks end in one line per rank and a documented exit code.</summary>
+    private static int ExecuteDistributed(TrainingRunSettings settings, int? threads, string? jsonPath, string? plotPath)
+    {
+        var ranks = settings.Communicator!;
+        try
+        {
+            if (ranks.Size > 1)
+            {
+                // Before any other collective: ranks that would train different things stop here, all of them, with the difference.
+                RankAgreement.Verify(ranks, [
+                    new("--model", ModelFactory.Name(settings.Model)),
+                    new("--optimizer", OptimizerPresets.Name(settings.Optimizer)),
+                    new("--epochs", settings.Epochs.ToString(CultureInfo.InvariantCulture)),
+                    new("--batch-size", settings.BatchSize.ToString(CultureInfo.InvariantCulture)),
+                    new("--lr", settings.LearningRate?.ToString("R", CultureInfo.InvariantCulture) ?? "(preset)"),
+                    new("--seed", settings.Seed.ToString(CultureInfo.InvariantCulture)),
+                    new("--checkpoint", settings.CheckpointDirectory is null ? "(none)" : "(given)"),
+                    new("--resume", settings.Resume ? "yes" : "no"),
+                ]);
+            }
+
+            return Execute(settings, threads, jsonPath, plotPath, AnsiConsole.Console);
+        }
+        catch (Exception e) when (ranks.Size > 1 && e is RankMismatchException or CollectiveMismatchException)
+        {
+            // Every rank threw at the same call, so all are still in step: each says why and MPI finalises normally.
+            Console.Error.WriteLine($"[rank {ranks.Rank}] {e.Message}");
+            return ExitCodes.RanksDisagree;
+        }
+        catch (MpiTimeoutException e)
+        {
+            var kept = settings.CheckpointDirectory is null ? string.Empty
+                : $" The last complete checkpoint in {settings.CheckpointDirectory} is kept: rerun with --resume to continue.";
+            Console.Error.WriteLine($"[rank {ranks.Rank}] {e.Message}{kept}");
+            ranks.Abort(ExitCodes.RanksLost);
+            return ExitCodes.RanksLost;
+        }
+        catch (Exception e) when (ranks.Size > 1)
+        {
+            // The other ranks may wait in a collective this rank will never join: end the job rather than hang it.
+            Console.Error.WriteLine($"[rank {ranks.Rank}] {e}");
+            ranks.Abort(ExitCodes.Failure);
+            return ExitCodes.Failure;
+        }
     }
 
     /// <summary>Runs the training, renders it and writes the requested files; returns the exit code.</summary>
