@@ -252,7 +252,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
             nint request;
             Check(lib.Iallgatherv(MpiLibrary.InPlace, stagedCounts[Rank], type, stage, stagedCounts, stagedDisplacements, type, lib.CommWorld, &request),
                 "MPI_Iallgatherv");
-            Wait(&request, "MPI_Allgatherv");
+            Wait(&request, Collective.AllGatherV, agreement: false);
             for (var r = 0; r < Size; r++)
             {
                 staged.Slice(displacements[r], counts[r]).CopyTo(receive.Slice(displacements[r]));
@@ -299,7 +299,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
                 var count = (int)Math.Min(int.MaxValue, total - offset);
                 nint request;
                 Check(lib.Ibcast(stage + (offset * (scale == 1 ? sizeof(T) : 1)), count, type, root, lib.CommWorld, &request), "MPI_Ibcast");
-                Wait(&request, "MPI_Bcast");
+                Wait(&request, Collective.Broadcast, agreement: false);
             }
 
             if (Rank != root)
@@ -418,7 +418,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
             values.CopyTo(staged);
             nint request;
             Check(lib.Iallreduce(MpiLibrary.InPlace, stage, values.Length, type, lib.OpSum, lib.CommWorld, &request), "MPI_Iallreduce");
-            Wait(&request, "MPI_Allreduce");
+            Wait(&request, collective, agreement: false);
             staged.CopyTo(values);
         }
     }
@@ -443,7 +443,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
 
         nint request;
         Check(lib.Iallreduce(MpiLibrary.InPlace, mine, 2 * SignatureFields, lib.TypeInt64, lib.OpMax, lib.CommWorld, &request), "MPI_Iallreduce");
-        Wait(&request, $"the agreement before {Name(collective)}");
+        Wait(&request, collective, agreement: true);
         for (var i = 0; i < SignatureFields; i++)
         {
             var (high, low) = (mine[i], -mine[SignatureFields + i]);
@@ -479,7 +479,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
     /// <remarks>Spins first (most collectives finish in microseconds), then yields, then sleeps a millisecond between
     /// polls so that a rank waiting for a slow peer leaves the cores to it. On a timeout the request stays pending:
     /// the staging memory it uses is never freed or reused, and the communicator refuses further calls.</remarks>
-    private void Wait(nint* request, string what)
+    private void Wait(nint* request, Collective collective, bool agreement)
     {
         var started = Stopwatch.GetTimestamp();
         var polls = 0;
@@ -497,7 +497,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator
             {
                 timedOut = true;
                 faulted = true;
-                throw new MpiTimeoutException(what, Rank, Size, CollectiveTimeout);
+                throw new MpiTimeoutException(agreement ? $"the agreement before {Name(collective)}" : Name(collective), Rank, Size, CollectiveTimeout);
             }
 
             if (++polls < SpinningPolls)
