@@ -43,8 +43,8 @@ public sealed class MultiHostJob : IDisposable
         return true;
     }
 
-    /// <summary>Waits until the file <paramref name="path"/> (absolute, or relative to <see cref="Folder"/>) exists; false after <paramref name="timeout"/>.</summary>
-    public bool WaitForFile(string path, TimeSpan timeout) => Poll(() => File.Exists(Path.Combine(Folder, path)), timeout);
+    /// <summary>Waits until rank <paramref name="rank"/>'s stdout contains <paramref name="text"/>; false after <paramref name="timeout"/>.</summary>
+    public bool WaitForOutput(int rank, string text, TimeSpan timeout) => Poll(() => Stdout(rank).Contains(text, StringComparison.Ordinal), timeout);
 
     /// <summary>Waits until rank <paramref name="rank"/>'s process (not its wrapper) has ended; false after <paramref name="timeout"/>.</summary>
     public bool WaitForRankToEnd(int rank, TimeSpan timeout) => Poll(() => !IsRunning(rank), timeout);

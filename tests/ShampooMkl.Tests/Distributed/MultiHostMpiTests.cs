@@ -54,11 +54,16 @@ public sealed class MultiHostMpiTests : IClassFixture<NetworkNamespaceHosts>
         try
         {
             using var job = hosts.Start("cut", environment, MpiJob.Host,
-                "trainer", "--epochs", "4", "--distributed", "--checkpoint", checkpoint, "--pause-ms", "2500");
+                "trainer", "--epochs", "4", "--distributed", "--checkpoint", checkpoint, "--pause-ms", "4000");
 
-            // Each rank pauses 2.5 s after every epoch (its checkpoint written): cut during the pause after epoch 1.
-            Assert.True(job.WaitForFile(Path.Combine(checkpoint, "checkpoint.json"), JobLimit),
-                "No checkpoint appeared." + Environment.NewLine + job.Describe());
+            // Each rank pauses 4 s after every epoch, once the epoch's checkpoint is complete on every rank (the host
+            // prints "completed epoch N" then): cut during the pause after epoch 1, so the next collective cannot finish.
+            foreach (var rank in new[] { 0, 1 })
+            {
+                Assert.True(job.WaitForOutput(rank, "completed epoch 1", JobLimit), $"Rank {rank} did not complete epoch 1." + Environment.NewLine + job.Describe());
+            }
+
+            Assert.True(File.Exists(Path.Combine(checkpoint, "checkpoint.json")), "No checkpoint after epoch 1." + Environment.NewLine + job.Describe());
             hosts.Cut();
             var sinceCut = Stopwatch.StartNew();
             foreach (var rank in new[] { 0, 1 })
