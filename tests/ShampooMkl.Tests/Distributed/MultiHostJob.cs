@@ -46,8 +46,8 @@ public sealed class MultiHostJob : IDisposable
     /// <summary>Waits until rank <paramref name="rank"/>'s stdout contains <paramref name="text"/>; false after <paramref name="timeout"/>.</summary>
     public bool WaitForOutput(int rank, string text, TimeSpan timeout) => Poll(() => Stdout(rank).Contains(text, StringComparison.Ordinal), timeout);
 
-    /// <summary>Waits until rank <paramref name="rank"/>'s process (not its wrapper) has ended; false after <paramref name="timeout"/>.</summary>
-    public bool WaitForRankToEnd(int rank, TimeSpan timeout) => Poll(() => !IsRunning(rank), timeout);
+    /// <summary>Waits until rank <paramref name="rank"/>'s process has ended and its exit code is recorded; false after <paramref name="timeout"/>.</summary>
+    public bool WaitForRankToEnd(int rank, TimeSpan timeout) => Poll(() => RankExitCode(rank) is not null && !IsRunning(rank), timeout);
 
     /// <summary>The namespace rank <paramref name="rank"/> ran in (empty if it never started).</summary>
     public string Namespace(int rank) => Read($"rank-{rank}.ns").Trim();

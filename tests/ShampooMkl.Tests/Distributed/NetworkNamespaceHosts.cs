@@ -13,7 +13,9 @@ namespace ShampooMkl.Tests.Distributed;
 /// the veth (<c>btl tcp,self</c>, <c>btl_tcp_if_include</c> and <c>oob_tcp_if_include</c> the pair's subnet), so
 /// <see cref="Cut"/> (<c>ip link set … down</c>) severs the two hosts as a pulled cable would.</para>
 /// <para>Every rank runs under a wrapper that records, in the job's folder, its namespace, process id, stdout, stderr
-/// and exit code (<c>rank-R.ns|pid|out|err|exit</c>): after a cut, host B's output can no longer reach mpirun.</para>
+/// and exit code (<c>rank-R.ns|pid|out|err|exit</c>): after a cut, host B's output can no longer reach mpirun. The
+/// rank runs in a session of its own, so it ends by itself, never by the launcher's kill; <see cref="Dispose"/> ends
+/// whatever is left.</para>
 /// <para>Needs root and <c>ip</c> (iproute2, installed by native/provision.sh); CI runs as root. Namespace names
 /// carry this process's id; leftovers of dead test processes are removed on start, and <see cref="Dispose"/> kills
 /// whatever still runs inside the namespaces and deletes them.</para>
@@ -75,18 +77,24 @@ public sealed class NetworkNamespaceHosts : IDisposable
             wrapper = WriteScript("rank.sh", """
                 #!/bin/sh
                 # rank.sh FOLDER COMMAND...: runs one rank, recording where it ran, its pid, output and exit code.
+                # The recorder runs in a session of its own, so that the launcher killing this wrapper (or its process
+                # group) when the job ends cannot keep it from writing the rank's own exit code; rank-R.exit appears
+                # (atomically) only once the rank has ended.
                 out="$1"; shift
                 r="${OMPI_COMM_WORLD_RANK:-x}"
                 ip netns identify $$ > "$out/rank-$r.ns"
-                "$@" > "$out/rank-$r.out" 2> "$out/rank-$r.err" &
-                child=$!
-                echo "$child" > "$out/rank-$r.pid"
-                # Outlive the launcher's SIGTERM so the rank's own exit code is recorded.
+                setsid sh -c '
+                  out="$1"; r="$2"; shift 2
+                  "$@" > "$out/rank-$r.out" 2> "$out/rank-$r.err" &
+                  child=$!
+                  echo "$child" > "$out/rank-$r.pid"
+                  wait "$child"
+                  echo $? > "$out/rank-$r.exit.partial"
+                  mv "$out/rank-$r.exit.partial" "$out/rank-$r.exit"' recorder "$out" "$r" "$@" &
+                recorder=$!
                 trap '' TERM INT HUP
-                wait "$child"
-                code=$?
-                echo "$code" > "$out/rank-$r.exit"
-                exit "$code"
+                wait "$recorder"
+                exit "$(cat "$out/rank-$r.exit" 2>/dev/null || echo 1)"
                 """);
         }
         catch
