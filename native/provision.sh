@@ -135,7 +135,8 @@ if [[ $want_mkl -eq 1 ]]; then
         [[ $check_only -eq 1 ]] || say "MKL is only packaged for amd64; skipping it on $arch (OpenBLAS will be used)"
     fi
 fi
-[[ $want_mpi -eq 1 ]] && packages+=(openmpi-bin libopenmpi-dev)
+# iproute2's `ip netns` and veth pairs give the multi-host MPI test (MultiHostMpiTests) its two hosts on one machine.
+[[ $want_mpi -eq 1 ]] && packages+=(openmpi-bin libopenmpi-dev iproute2)
 # check-symbols.sh needs nm; it is on every machine with a compiler, but not on a minimal image.
 command -v nm >/dev/null || packages+=(binutils)
 

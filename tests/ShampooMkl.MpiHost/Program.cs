@@ -23,13 +23,17 @@ internal static class Program
           bcast                  doubles, an options string as bytes, structs; root is the last rank
           ownership              every rank computes BlockOwnership alone; all must agree
           signals                NullReferenceException / DivideByZeroException still work after MPI_Init
-          mismatch               root broadcasts more than the others expect: an MpiException, not a hang
+          mismatch               root broadcasts more than the others expect: CollectiveMismatchException on every rank, then in step
+          sizes                  mismatched all-reduce lengths, an empty span against a full one, different collectives:
+                                 CollectiveMismatchException on every rank each time, then a matching call succeeds
+          stall                  rank 1 sleeps --iterations seconds before a collective: the others time out (SHAMPOO_MPI_TIMEOUT)
           die exit|throw|abort|argument   rank 1 fails before a collective the others are waiting in
           bench                  time AllReduceSum of --count doubles (default 1048576)
           train                  Shampoo on a small MLP and seeded data: [--steps K] [--batch B] [--distributed | --shards S]
                                  [--checkpoint FILE --checkpoint-every C] [--resume FILE] [--out FILE] [--precision single]
                                  [--threads N]; SHAMPOO_HOST_DIE=RANK:STEP[:checkpoint] makes a rank exit there
           trainer                the same through Trainer: [--epochs E] [--distributed] [--checkpoint DIR [--resume]] [--out FILE]
+                                 [--hidden H] [--lr RATE] [--pause-ms MS: print and wait after each epoch]
           bench-refresh          time of a step refreshing every block: [--model mlp|blocked8x1024] [--iterations K]
                                  [--parallelism P] [--threaded-min-dim D]; distributed when run on several ranks
         """;
@@ -66,12 +70,26 @@ internal static class Program
                 "ownership" => Ownership(comm),
                 "signals" => Signals(comm),
                 "mismatch" => Mismatch(comm, count),
+                "sizes" => Sizes(comm),
+                "stall" => Stall(comm, iterations),
                 "bench" => Bench(comm, count, iterations),
                 "train" => TrainMode.Run(comm, args),
                 "trainer" => TrainMode.RunTrainer(comm, args),
                 "bench-refresh" => TrainMode.BenchRefresh(comm, args),
                 _ => UnknownCommand(command),
             };
+        }
+        catch (Exception e) when (e is RankMismatchException or CollectiveMismatchException)
+        {
+            // Thrown on every rank at the same call: the ranks are in step and MPI finalises normally.
+            Console.Error.WriteLine($"[rank {comm.Rank}] {e.GetType().Name}: {e.Message}");
+            return 3;
+        }
+        catch (MpiTimeoutException e)
+        {
+            Console.Error.WriteLine($"[rank {comm.Rank}] {e.GetType().Name}: {e.Message}");
+            comm.Abort(4);
+            return 4;
         }
         catch (Exception e)
         {
@@ -359,21 +377,64 @@ internal static class Program
 
     private static int Mismatch(ICommunicator comm, int count)
     {
-        // A program bug MPI can detect: the root sends more than the others posted room for.
+        // A program bug MPI would turn into MPI_ERR_TRUNCATE on some ranks only: the root sends more than the others posted room for.
         var values = new double[comm.Rank == 0 ? count + 16 : count];
-        try
+        var failures = ExpectMismatch(comm, () => comm.Broadcast<double>(values, 0), "MPI_Bcast");
+        failures += Array.Exists(values, v => v != 0) ? 1 : 0;
+        return Agree(comm, "mismatch", failures, $"size={comm.Size}");
+    }
+
+    private static int Sizes(ICommunicator comm)
+    {
+        var failures = 0;
+        var floats = new float[10 * (comm.Rank + 1)];
+        Array.Fill(floats, 1f);
+        failures += ExpectMismatch(comm, () => comm.AllReduceSum(floats), "MPI_Allreduce (float)");
+        failures += Array.Exists(floats, v => v != 1f) ? 1 : 0;
+        failures += ExpectMismatch(comm, () => comm.AllReduceSum(comm.Rank == 0 ? Span<double>.Empty : new double[3]), "MPI_Allreduce (double)");
+        if (comm.Rank == 0)
         {
-            comm.Broadcast<double>(values, 0);
+            failures += ExpectMismatch(comm, () => comm.Broadcast<double>(new double[4], 0), "MPI_Bcast");
         }
-        catch (MpiException e)
+        else
         {
-            Console.Error.WriteLine($"[rank {comm.Rank}] {e.Message}");
-            return 4;
+            failures += ExpectMismatch(comm, () => comm.AllReduceSum(new double[4]), "MPI_Allreduce (double)");
         }
 
-        // The root may complete its send; it must then leave without claiming success.
-        Console.Error.WriteLine($"[rank {comm.Rank}] broadcast returned");
-        return comm.Rank == 0 ? 0 : 5;
+        // Still in step: a matching call sums as usual.
+        var sum = new double[] { comm.Rank + 1 };
+        comm.AllReduceSum(sum);
+        failures += sum[0] == comm.Size * (comm.Size + 1) / 2 ? 0 : 1;
+        return Agree(comm, "sizes", failures, $"size={comm.Size}");
+    }
+
+    /// <summary>0 when <paramref name="call"/> threw <see cref="CollectiveMismatchException"/> (printed), else 1.</summary>
+    private static int ExpectMismatch(ICommunicator comm, Action call, string function)
+    {
+        try
+        {
+            call();
+            Console.Error.WriteLine($"[rank {comm.Rank}] UNEXPECTED: mismatched {function} returned");
+            return 1;
+        }
+        catch (CollectiveMismatchException e)
+        {
+            Console.Error.WriteLine($"[rank {comm.Rank}] mismatch in {e.Function}: {e.Message}");
+            return 0;
+        }
+    }
+
+    private static int Stall(ICommunicator comm, int seconds)
+    {
+        if (comm.Rank == 1)
+        {
+            Console.Error.WriteLine($"[rank 1] stalling {seconds} s before the collective");
+            Thread.Sleep(TimeSpan.FromSeconds(seconds));
+        }
+
+        var values = new double[8];
+        comm.AllReduceSum(values);
+        return Agree(comm, "stall", 0, $"size={comm.Size}");
     }
 
     private static int Die(string mode)

@@ -186,16 +186,19 @@ internal static class TrainMode
     public static int RunTrainer(ICommunicator comm, string[] args)
     {
         var epochs = Program.IntOption(args, "--epochs", 2);
+        var hidden = Program.IntOption(args, "--hidden", Hidden);
+        var learningRate = double.Parse(Program.StringOption(args, "--lr") ?? "0.02", CultureInfo.InvariantCulture);
+        var pause = TimeSpan.FromMilliseconds(Program.IntOption(args, "--pause-ms", 0));
         var world = args.Contains("--distributed") ? comm : null;
         var folder = Program.StringOption(args, "--checkpoint");
         var output = Program.StringOption(args, "--out");
         BlasBackend.Default.SetThreads(1);
         var (inputs, labels) = Data();
         var data = new LabeledImages(inputs, labels, Features);
-        var model = new Mlp([Hidden], Features, Classes, maxBatchSize: 32, seed: 7);
+        var model = new Mlp([hidden], Features, Classes, maxBatchSize: 32, seed: 7);
         using var optimizer = new Shampoo(model.Parameters, ShampooOptions.Shampoo with
         {
-            LearningRate = 0.02,
+            LearningRate = learningRate,
             MaxPreconditionerDim = 8,
             PreconditionFrequency = 3,
             Beta2 = 0.99,
@@ -212,7 +215,7 @@ internal static class TrainMode
             OptimizerName = "shampoo",
             Communicator = world,
         });
-        var report = trainer.Train(data, data);
+        var report = trainer.Train(data, data, pause > TimeSpan.Zero ? new PausingObserver(pause, world?.Rank ?? 0) : null);
         var rank = world?.Rank ?? 0;
         var checksum = DataParallelGradients.ParameterChecksum(model.Parameters);
         Console.WriteLine($"rank {rank} checksum={checksum:X16}");

@@ -1,4 +1,7 @@
 using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
 using ShampooMkl.Analysis.Data;
 using ShampooMkl.Analysis.Models;
 using ShampooMkl.Distributed;
@@ -64,6 +67,9 @@ public sealed class Trainer
     /// <exception cref="InvalidDataException">Resuming from a checkpoint of another configuration, or a damaged one.</exception>
     /// <exception cref="IOException">The checkpoint folder is not usable (a file, unwritable) or is in use by another trainer
     /// (<see cref="CheckpointFolderLock"/>), checked before the first step; or a checkpoint could not be saved.</exception>
+    /// <exception cref="RankMismatchException">Data-parallel, and the ranks were given different models, optimizers, plans or data
+    /// (checked on every rank before the first collective; see <see cref="RankAgreement"/>).</exception>
+    /// <exception cref="MpiTimeoutException">Data-parallel, and the other ranks stopped answering (a rank or the network is gone).</exception>
     public TrainingReport Train(LabeledImages train, LabeledImages test, ITrainingObserver? observer = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(train);
@@ -79,13 +85,19 @@ public sealed class Trainer
         var records = new List<EpochRecord>();
         var resumedAfter = 0;
         var ranks = options.Communicator is { Size: > 1 } communicator ? communicator : null;
-        var reducer = ranks is null ? null : new DataParallelGradients(ranks, model.Parameters);
 
         // One trainer per checkpoint folder, for the whole run: rank 0 writes it, so rank 0 holds it.
         using var folderLock = options.CheckpointDirectory is not null && (ranks is null || ranks.Rank == 0)
             ? CheckpointFolderLock.Acquire(options.CheckpointDirectory)
             : null;
-        if (options.Resume && TrainingCheckpoint.Exists(options.CheckpointDirectory!))
+        var resume = options.Resume && TrainingCheckpoint.Exists(options.CheckpointDirectory!);
+        if (ranks is not null)
+        {
+            RankAgreement.Verify(ranks, Settings(train, test, $"{options.Epochs} epochs", resume));
+        }
+
+        var reducer = ranks is null ? null : new DataParallelGradients(ranks, model.Parameters);
+        if (resume)
         {
             IReadOnlyList<EpochRecord> restored = [];
             void Load() => restored = TrainingCheckpoint.Load(options.CheckpointDirectory!, fingerprint, optimizer, checkpointer);
@@ -100,6 +112,14 @@ public sealed class Trainer
 
             records.AddRange(restored);
             resumedAfter = records.Count;
+            if (ranks is not null)
+            {
+                // Every rank read the checkpoint itself: they must have read the same one.
+                RankAgreement.Verify(ranks, [
+                    new("epochs in the checkpoint", resumedAfter.ToString(CultureInfo.InvariantCulture)),
+                    new("parameters loaded", DataParallelGradients.ParameterChecksum(model.Parameters).ToString("X16", CultureInfo.InvariantCulture)),
+                ]);
+            }
         }
 
         var stepsPerEpoch = StepsPerEpoch(train.Count, dropLast: false);
@@ -193,6 +213,7 @@ public sealed class Trainer
     /// <param name="afterStep">Called after every step with the step number (1-based, counted over the whole call) and the mini-batch loss; may be null.</param>
     /// <param name="cancellationToken">Checked before every step.</param>
     /// <exception cref="ArgumentException">The data set's features do not match the model, or it is empty.</exception>
+    /// <exception cref="RankMismatchException">Data-parallel, and the ranks were given different settings (see <see cref="Train"/>).</exception>
     public void TrainSteps(LabeledImages train, int steps, Action<int, float>? afterStep = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(train);
@@ -204,6 +225,11 @@ public sealed class Trainer
         }
 
         var ranks = options.Communicator is { Size: > 1 } communicator ? communicator : null;
+        if (ranks is not null)
+        {
+            RankAgreement.Verify(ranks, Settings(train, null, $"{steps} steps", resume: false));
+        }
+
         var reducer = ranks is null ? null : new DataParallelGradients(ranks, model.Parameters);
         var stepsPerEpoch = StepsPerEpoch(train.Count, dropLast: true);
         var batches = new BatchBuffers(options.BatchSize, model.InputFeatures, train.Count);
@@ -299,6 +325,49 @@ public sealed class Trainer
             images.Slice(index * features, features).CopyTo(inputs.Slice(k * features, features));
             labels[k] = data.Labels[index];
         }
+    }
+
+    /// <summary>What every rank of a data-parallel run must share, for the start-up handshake (<see cref="RankAgreement"/>):
+    /// the model and its parameter shapes, the optimizer and all its options, the plan (epochs or steps, batch size, seed,
+    /// checkpoints, resume) and the data (counts and a SHA-256 of every example and label).</summary>
+    private List<KeyValuePair<string, string>> Settings(LabeledImages train, LabeledImages? test, string plan, bool resume)
+    {
+        var settings = new List<KeyValuePair<string, string>>
+        {
+            new("model", options.ModelName),
+            new("parameter shapes", DescribeParameters()),
+            new("optimizer", options.OptimizerName),
+        };
+        if (optimizer is ICheckpointable checkpointable)
+        {
+            settings.Add(new("optimizer kind", checkpointable.CheckpointKind));
+            settings.Add(new("optimizer options", checkpointable.DescribeOptions()));
+            settings.Add(new("optimizer state layout", string.Join(" | ", checkpointable.CheckpointSignature)));
+        }
+
+        settings.AddRange(options.Hyperparameters.OrderBy(h => h.Key, StringComparer.Ordinal).Select(h => new KeyValuePair<string, string>($"optimizer {h.Key}", h.Value)));
+        settings.Add(new("plan", plan));
+        settings.Add(new("batch size", options.BatchSize.ToString(CultureInfo.InvariantCulture)));
+        settings.Add(new("seed", options.Seed.ToString(CultureInfo.InvariantCulture)));
+        settings.Add(new("checkpoints", options.CheckpointDirectory is null ? "none" : "after every epoch"));
+        settings.Add(new("resume", resume ? "from the checkpoint found" : options.Resume ? "no checkpoint found" : "no"));
+        settings.Add(new("training examples", train.Count.ToString(CultureInfo.InvariantCulture)));
+        settings.Add(new("training data", DataHash(train)));
+        if (test is not null)
+        {
+            settings.Add(new("test examples", test.Count.ToString(CultureInfo.InvariantCulture)));
+            settings.Add(new("test data", DataHash(test)));
+        }
+
+        return settings;
+    }
+
+    private static string DataHash(LabeledImages data)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        sha.AppendData(MemoryMarshal.AsBytes(data.Images.AsSpan(0, data.Count * data.Features)));
+        sha.AppendData(data.Labels.AsSpan(0, data.Count));
+        return Convert.ToHexString(sha.GetHashAndReset());
     }
 
     private string DescribeParameters() =>

@@ -100,21 +100,71 @@ internal static class TrainCommand
                 return Execute(settings, parseResult.GetValue(threads), parseResult.GetValue(json)?.FullName, parseResult.GetValue(plot)?.FullName, AnsiConsole.Console);
             }
 
-            using var ranks = Communicators.FromEnvironment();
+            ICommunicator ranks;
             try
             {
-                return Execute(settings with { Communicator = ranks }, parseResult.GetValue(threads), parseResult.GetValue(json)?.FullName,
-                    parseResult.GetValue(plot)?.FullName, AnsiConsole.Console);
+                ranks = Communicators.FromEnvironment();
             }
-            catch (Exception e) when (ranks.Size > 1)
+            catch (ArgumentException e)
             {
-                // The other ranks may wait in a collective this rank will never join: end the job rather than hang it.
-                var code = ErrorPolicy.Report(e, new RankPrefixedWriter(Console.Error, ranks.Rank), parseResult.GetValue(GlobalOptions.Verbose));
-                ranks.Abort(code);
-                return code;
+                // A malformed MPI environment (e.g. a rank count that does not parse): a setting of the job, not a bug.
+                throw new UserInputException(e.Message, ExitCodes.Environment, e);
+            }
+
+            using (ranks)
+            {
+                return ExecuteDistributed(settings with { Communicator = ranks }, parseResult.GetValue(threads), parseResult.GetValue(json)?.FullName,
+                    parseResult.GetValue(plot)?.FullName, parseResult.GetValue(GlobalOptions.Verbose));
             }
         });
         return command;
+    }
+
+    /// <summary>Every rank's <c>train --distributed</c>: the start-up handshake on the command line's settings, then
+    /// <see cref="Execute"/>; mismatched ranks and lost ranks end in one line per rank and a documented exit code.</summary>
+    private static int ExecuteDistributed(TrainingRunSettings settings, int? threads, string? jsonPath, string? plotPath, bool verbose)
+    {
+        var ranks = settings.Communicator!;
+        try
+        {
+            if (ranks.Size > 1)
+            {
+                // Before any other collective: ranks that would train different things stop here, all of them, with the difference.
+                RankAgreement.Verify(ranks, [
+                    new("--model", ModelFactory.Name(settings.Model)),
+                    new("--optimizer", OptimizerPresets.Name(settings.Optimizer)),
+                    new("--epochs", settings.Epochs.ToString(CultureInfo.InvariantCulture)),
+                    new("--batch-size", settings.BatchSize.ToString(CultureInfo.InvariantCulture)),
+                    new("--lr", settings.LearningRate?.ToString("R", CultureInfo.InvariantCulture) ?? "(preset)"),
+                    new("--seed", settings.Seed.ToString(CultureInfo.InvariantCulture)),
+                    new("--checkpoint", settings.CheckpointDirectory is null ? "(none)" : "(given)"),
+                    new("--resume", settings.Resume ? "yes" : "no"),
+                ]);
+            }
+
+            return Execute(settings, threads, jsonPath, plotPath, AnsiConsole.Console);
+        }
+        catch (Exception e) when (ranks.Size > 1 && e is RankMismatchException or CollectiveMismatchException)
+        {
+            // Every rank threw at the same call, so all are still in step: each says why and MPI finalises normally.
+            Console.Error.WriteLine($"[rank {ranks.Rank}] {ErrorPolicy.Prefix}{e.Message}");
+            return ExitCodes.Ranks;
+        }
+        catch (MpiTimeoutException e)
+        {
+            var kept = settings.CheckpointDirectory is null ? string.Empty
+                : $" The last complete checkpoint in {settings.CheckpointDirectory} is kept: rerun with --resume to continue.";
+            Console.Error.WriteLine($"[rank {ranks.Rank}] {ErrorPolicy.Prefix}{e.Message}{kept}");
+            ranks.Abort(ExitCodes.RanksLost);
+            return ExitCodes.RanksLost;
+        }
+        catch (Exception e) when (ranks.Size > 1)
+        {
+            // The other ranks may wait in a collective this rank will never join: end the job rather than hang it.
+            var code = ErrorPolicy.Report(e, new RankPrefixedWriter(Console.Error, ranks.Rank), verbose);
+            ranks.Abort(code);
+            return code;
+        }
     }
 
     /// <summary>Runs the training, renders it and writes the requested files; returns the exit code.</summary>

@@ -19,8 +19,13 @@ internal static class ExitCodes
     /// not writable, full or in use.</summary>
     public const int Files = 4;
 
-    /// <summary>Distributed: the ranks of an mpirun job disagree (model, options, plan) or one of them failed.</summary>
+    /// <summary>Distributed: the ranks of an mpirun job were started with different settings (model, options, plan,
+    /// data) or made mismatched collective calls; every rank printed the differences and stopped before any data moved.</summary>
     public const int Ranks = 5;
+
+    /// <summary>Distributed: a collective got no answer within <c>SHAMPOO_MPI_TIMEOUT</c> (a rank or the network between
+    /// the hosts is gone); the last complete checkpoint is kept.</summary>
+    public const int RanksLost = 6;
 
     /// <summary>An internal error: a bug in shampoo-mkl; the stack trace is printed to be reported.</summary>
     public const int Internal = 70;

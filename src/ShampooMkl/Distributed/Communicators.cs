@@ -10,7 +10,7 @@ public static class Communicators
     /// <see cref="MpiCommunicator.WorldSizeVariable"/>.</remarks>
     public const string ModeVariable = "SHAMPOO_COMMUNICATOR";
 
-    /// <summary>Returns <see cref="MpiCommunicator.Create"/> when launched by mpirun (or forced), else a <see cref="SingleProcessCommunicator"/>.</summary>
+    /// <summary>Returns <see cref="MpiCommunicator.Create()"/> when launched by mpirun (or forced), else a <see cref="SingleProcessCommunicator"/>.</summary>
     /// <exception cref="ArgumentException"><see cref="ModeVariable"/> holds an unknown value.</exception>
     public static ICommunicator FromEnvironment() =>
         UseMpi(Environment.GetEnvironmentVariable(ModeVariable), MpiCommunicator.IsLaunchedByMpirun)

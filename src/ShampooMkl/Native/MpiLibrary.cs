@@ -24,13 +24,14 @@ internal sealed unsafe class MpiLibrary
     [
         "MPI_Init_thread", "MPI_Initialized", "MPI_Finalize", "MPI_Finalized", "MPI_Comm_rank", "MPI_Comm_size",
         "MPI_Comm_set_errhandler", "MPI_Allreduce", "MPI_Allgatherv", "MPI_Bcast", "MPI_Barrier", "MPI_Abort",
+        "MPI_Iallreduce", "MPI_Iallgatherv", "MPI_Ibcast", "MPI_Ibarrier", "MPI_Test",
         "MPI_Error_string", "MPI_Get_library_version",
     ];
 
     /// <summary>Open MPI's predefined objects whose addresses are the handles; their presence identifies Open MPI.</summary>
     public static readonly IReadOnlyList<string> RequiredHandles =
     [
-        "ompi_mpi_comm_world", "ompi_mpi_errors_return", "ompi_mpi_op_sum",
+        "ompi_mpi_comm_world", "ompi_mpi_errors_return", "ompi_mpi_op_sum", "ompi_mpi_op_max",
         "ompi_mpi_double", "ompi_mpi_float", "ompi_mpi_int32_t", "ompi_mpi_int64_t", "ompi_mpi_byte",
     ];
 
@@ -44,6 +45,9 @@ internal sealed unsafe class MpiLibrary
 
     /// <summary>Open MPI's MPI_IN_PLACE is <c>(void*)1</c> (MPICH uses -1: another reason to refuse MPICH).</summary>
     internal static readonly void* InPlace = (void*)1;
+
+    /// <summary>Open MPI's MPI_STATUS_IGNORE is <c>(MPI_Status*)0</c>.</summary>
+    internal static readonly void* StatusIgnore = null;
 
     private static readonly object Gate = new();
     private static MpiLibrary? loaded;
@@ -60,11 +64,21 @@ internal sealed unsafe class MpiLibrary
     internal readonly delegate* unmanaged<void*, int, nint, int, nint, int> Bcast;
     internal readonly delegate* unmanaged<nint, int> Barrier;
     internal readonly delegate* unmanaged<nint, int, int> Abort;
+
+    // Non-blocking collectives: the same arguments plus an MPI_Request* (a pointer-sized handle in Open MPI).
+    internal readonly delegate* unmanaged<void*, void*, int, nint, nint, nint, nint*, int> Iallreduce;
+    internal readonly delegate* unmanaged<void*, int, nint, void*, int*, int*, nint, nint, nint*, int> Iallgatherv;
+    internal readonly delegate* unmanaged<void*, int, nint, int, nint, nint*, int> Ibcast;
+    internal readonly delegate* unmanaged<nint, nint*, int> Ibarrier;
+
+    /// <summary>MPI_Test(request, flag, status); status may be <see cref="StatusIgnore"/>.</summary>
+    internal readonly delegate* unmanaged<nint*, int*, void*, int> Test;
     private readonly delegate* unmanaged<int, byte*, int*, int> errorString;
 
     internal readonly nint CommWorld;
     internal readonly nint ErrorsReturn;
     internal readonly nint OpSum;
+    internal readonly nint OpMax;
     internal readonly nint TypeDouble;
     internal readonly nint TypeFloat;
     internal readonly nint TypeInt32;
@@ -99,11 +113,17 @@ internal sealed unsafe class MpiLibrary
         Bcast = (delegate* unmanaged<void*, int, nint, int, nint, int>)Get("MPI_Bcast");
         Barrier = (delegate* unmanaged<nint, int>)Get("MPI_Barrier");
         Abort = (delegate* unmanaged<nint, int, int>)Get("MPI_Abort");
+        Iallreduce = (delegate* unmanaged<void*, void*, int, nint, nint, nint, nint*, int>)Get("MPI_Iallreduce");
+        Iallgatherv = (delegate* unmanaged<void*, int, nint, void*, int*, int*, nint, nint, nint*, int>)Get("MPI_Iallgatherv");
+        Ibcast = (delegate* unmanaged<void*, int, nint, int, nint, nint*, int>)Get("MPI_Ibcast");
+        Ibarrier = (delegate* unmanaged<nint, nint*, int>)Get("MPI_Ibarrier");
+        Test = (delegate* unmanaged<nint*, int*, void*, int>)Get("MPI_Test");
         errorString = (delegate* unmanaged<int, byte*, int*, int>)Get("MPI_Error_string");
 
         CommWorld = Get("ompi_mpi_comm_world");
         ErrorsReturn = Get("ompi_mpi_errors_return");
         OpSum = Get("ompi_mpi_op_sum");
+        OpMax = Get("ompi_mpi_op_max");
         TypeDouble = Get("ompi_mpi_double");
         TypeFloat = Get("ompi_mpi_float");
         TypeInt32 = Get("ompi_mpi_int32_t");

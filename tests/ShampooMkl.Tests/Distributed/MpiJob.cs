@@ -38,11 +38,14 @@ public static class MpiJob
         Run(ranks, timeout, new Dictionary<string, string>(), args);
 
     /// <summary>As <see cref="Run(int, TimeSpan, string[])"/>, with extra environment variables exported to every rank.</summary>
-    public static JobResult Run(int ranks, TimeSpan timeout, IReadOnlyDictionary<string, string> environment, params string[] args)
+    public static JobResult Run(int ranks, TimeSpan timeout, IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        RunMpmd(timeout, environment, new MpiApp(ranks, HostPath.Value, args));
+
+    /// <summary>Runs one mpirun job of several applications (MPMD: <c>mpirun -np 1 dotnet A … : -np 1 dotnet B …</c>),
+    /// ranks numbered in the order given; killed (and failed) after <paramref name="timeout"/>.</summary>
+    public static JobResult RunMpmd(TimeSpan timeout, IReadOnlyDictionary<string, string> environment, params MpiApp[] apps)
     {
         var start = new ProcessStartInfo(FindMpirun());
-        start.ArgumentList.Add("-np");
-        start.ArgumentList.Add(ranks.ToString(System.Globalization.CultureInfo.InvariantCulture));
         foreach (var option in MpirunOptions)
         {
             start.ArgumentList.Add(option);
@@ -55,15 +58,39 @@ public static class MpiJob
             start.ArgumentList.Add(name);
         }
 
-        start.ArgumentList.Add(DotnetPath());
-        start.ArgumentList.Add(HostPath.Value);
-        foreach (var arg in args)
+        for (var i = 0; i < apps.Length; i++)
         {
-            start.ArgumentList.Add(arg);
+            if (i > 0)
+            {
+                start.ArgumentList.Add(":");
+            }
+
+            start.ArgumentList.Add("-np");
+            start.ArgumentList.Add(apps[i].Ranks.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            start.ArgumentList.Add(DotnetPath());
+            start.ArgumentList.Add(apps[i].Dll);
+            foreach (var arg in apps[i].Args)
+            {
+                start.ArgumentList.Add(arg);
+            }
         }
 
         SetEnvironment(start, environment);
         return Execute(start, timeout);
+    }
+
+    /// <summary>The MPI test host (a staged copy with the library under test), for <see cref="MpiApp"/>.</summary>
+    public static string Host => HostPath.Value;
+
+    /// <summary>The <c>shampoo-mkl</c> CLI built beside these tests (the test project references it, so it runs
+    /// against the very libraries under test).</summary>
+    public static string Cli
+    {
+        get
+        {
+            var cli = Path.Combine(AppContext.BaseDirectory, "shampoo-mkl.dll");
+            return File.Exists(cli) ? cli : throw new Xunit.Sdk.XunitException($"The CLI {cli} is not built beside the tests; build the solution first.");
+        }
     }
 
     /// <summary>Runs the host as a plain process (no mpirun).</summary>
