@@ -12,14 +12,16 @@ namespace ShampooMkl.Optim;
 /// optimizer's own tensors. Only this assembly derives from it.
 /// </remarks>
 /// <typeparam name="TOptions">The options record of the derived optimizer.</typeparam>
-public abstract class ElementwiseOptimizer<TOptions> : ICheckpointable
+public abstract class ElementwiseOptimizer<TOptions> : ICheckpointable, IExclusiveOptimizer
     where TOptions : class, IElementwiseOptions
 {
+    private readonly ExclusiveUse exclusive;
     private string[]? signature;
 
     private protected ElementwiseOptimizer(IReadOnlyList<ParameterGroup<TOptions>> groups, TOptions defaults)
     {
         Registry = new ParameterRegistry<TOptions>(groups, defaults, o => o.Validate());
+        exclusive = new ExclusiveUse(GetType().Name);
     }
 
     /// <inheritdoc />
@@ -47,8 +49,14 @@ public abstract class ElementwiseOptimizer<TOptions> : ICheckpointable
     private protected ParameterRegistry<TOptions> Registry { get; }
 
     /// <inheritdoc />
+    ExclusiveUse IExclusiveOptimizer.Exclusive => exclusive;
+
+    /// <inheritdoc />
+    /// <exception cref="InvalidOperationException">Another call (a step, a checkpoint export/import/save/load, a
+    /// dispose) is running on another thread; nothing changes.</exception>
     public StepResult Step()
     {
+        using var use = exclusive.Enter("Step", isStep: true);
         var started = Stopwatch.GetTimestamp();
         var step = StepCount + 1;
         var bad = Registry.CheckGradients();
@@ -83,8 +91,10 @@ public abstract class ElementwiseOptimizer<TOptions> : ICheckpointable
     public string DescribeOptions() => Registry.DescribeOptions();
 
     /// <inheritdoc />
+    /// <exception cref="InvalidOperationException">A step (or an import) is running on another thread.</exception>
     public IReadOnlyList<StateTensor> ExportState()
     {
+        using var use = exclusive.Enter("ExportState");
         var all = new List<StateTensor> { StateTensor.Scalar(StateTransfer.StepName, StepCount) };
         for (var i = 0; i < Registry.Count; i++)
         {
@@ -101,6 +111,7 @@ public abstract class ElementwiseOptimizer<TOptions> : ICheckpointable
     /// <inheritdoc />
     public void ImportState(IReadOnlyList<StateTensor> state)
     {
+        using var use = exclusive.Enter("ImportState");
         StateTransfer.CheckSameStructure(ExportState(), state);
         var step = StateTransfer.Counter(state, StateTransfer.StepName);
         CheckImportedState(state);
@@ -123,8 +134,10 @@ public abstract class ElementwiseOptimizer<TOptions> : ICheckpointable
     }
 
     /// <summary>Nothing to free (managed state only).</summary>
+    /// <exception cref="InvalidOperationException">A step or a checkpoint call is running on another thread.</exception>
     public void Dispose()
     {
+        using var use = exclusive.Enter("Dispose");
         GC.SuppressFinalize(this);
     }
 

@@ -60,7 +60,7 @@ namespace ShampooMkl.Optim;
 /// outcome, so <see cref="Statistics"/> counts and logs agree on all ranks; its refresh time includes waiting for the
 /// slowest owner.</para>
 /// </remarks>
-public sealed class Shampoo : ICheckpointable
+public sealed class Shampoo : ICheckpointable, IExclusiveOptimizer
 {
     /// <summary>The value of <see cref="CheckpointKind"/>.</summary>
     public const string Kind = "Shampoo";
@@ -78,8 +78,8 @@ public sealed class Shampoo : ICheckpointable
     private readonly bool[] precondition;
     private readonly double[] graftScales;
     private readonly int[] graftScaleStart;
+    private readonly ExclusiveUse exclusive = new(nameof(Shampoo));
     private RefreshScheduler? scheduler;
-    private int stepping;
     private readonly Func<int, (int Rows, int Cols)> localShape;
     private readonly Func<int, RootRefreshResult> localRefresh;
     private readonly Func<int, int, bool> localThreaded;
@@ -194,6 +194,9 @@ public sealed class Shampoo : ICheckpointable
     /// parameter's blocks in <see cref="BlockedShampooPreconditioner{T}.Layout"/> order); null when not distributed.</summary>
     public BlockOwnership? Ownership => placement.Ownership;
 
+    /// <inheritdoc />
+    ExclusiveUse IExclusiveOptimizer.Exclusive => exclusive;
+
     /// <summary>Schedules the root refreshes; created on first use (tests read its counters and set its hook).</summary>
     /// <remarks>Which blocks run threaded is decided over every block of the model, on every rank alike, whichever blocks a
     /// step refreshes or this rank owns.</remarks>
@@ -201,24 +204,15 @@ public sealed class Shampoo : ICheckpointable
         blas ?? BlasBackend.Default, registry.Defaults.EffectiveRefreshParallelism, blocks.Policy);
 
     /// <inheritdoc />
+    /// <exception cref="InvalidOperationException">Another call (a step, a checkpoint export/import/save/load, a
+    /// dispose) is running on another thread; nothing changes.</exception>
     public StepResult Step()
     {
         ObjectDisposedException.ThrowIf(disposed, this);
-        // An optimizer is not thread-safe; a second Step (or a Dispose) meanwhile would free or corrupt native state
-        // that BLAS is still using, so both are refused rather than left to crash.
-        if (Interlocked.Exchange(ref stepping, 1) != 0)
-        {
-            throw new InvalidOperationException("Shampoo.Step is already running on another thread; an optimizer is not thread-safe.");
-        }
-
-        try
-        {
-            return StepExclusive();
-        }
-        finally
-        {
-            Volatile.Write(ref stepping, 0);
-        }
+        // An optimizer is not thread-safe; a second Step, a checkpoint or a Dispose meanwhile would read a torn state or
+        // free or overwrite native state that BLAS is still using, so each is refused rather than left to corrupt it.
+        using var use = exclusive.Enter("Step", isStep: true);
+        return StepExclusive();
     }
 
     /// <summary>The stages of one step, in the order of the class remarks (a)–(g).</summary>
@@ -393,10 +387,12 @@ public sealed class Shampoo : ICheckpointable
     /// for a matrix or <c>{name}/diagonal.{v,updates}</c> for a vector, and <c>{name}/grafting.{v,updates}</c>.
     /// Distributed, the same tensors a single process would export, on any rank, once <see cref="GatherState"/> ran on
     /// every rank after the last step.</remarks>
-    /// <exception cref="InvalidOperationException">Distributed, and blocks changed on their owners since the last <see cref="GatherState"/>.</exception>
+    /// <exception cref="InvalidOperationException">Distributed, and blocks changed on their owners since the last
+    /// <see cref="GatherState"/>; or a step (or an import) is running on another thread.</exception>
     public IReadOnlyList<StateTensor> ExportState()
     {
         ObjectDisposedException.ThrowIf(disposed, this);
+        using var use = exclusive.Enter("ExportState");
         if (!stateGathered)
         {
             throw new InvalidOperationException(
@@ -410,9 +406,11 @@ public sealed class Shampoo : ICheckpointable
     /// <summary>Collective: brings every Kronecker block's state from its owner to every rank, so that
     /// <see cref="ExportState"/> on any rank returns what a single process would. A no-op when not distributed.</summary>
     /// <remarks>One broadcast of each block's tensors from its owner; transient memory is one block's state.</remarks>
+    /// <exception cref="InvalidOperationException">A step (or a checkpoint call) is running on another thread.</exception>
     public void GatherState()
     {
         ObjectDisposedException.ThrowIf(disposed, this);
+        using var use = exclusive.Enter("GatherState");
         placement.GatherBlockStates();
         stateGathered = true;
     }
@@ -432,6 +430,7 @@ public sealed class Shampoo : ICheckpointable
     public void ImportState(IReadOnlyList<StateTensor> state)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
+        using var use = exclusive.Enter("ImportState");
         // Not collective: every rank loads the complete state (of any rank count) and keeps it all; the blocks it does
         // not own are simply never read until the next GatherState overwrites them.
         StateTransfer.ImportAllOrNothing(ExportLocal(), state, Apply);
@@ -450,6 +449,7 @@ public sealed class Shampoo : ICheckpointable
     }
 
     /// <summary>Frees every preconditioner and buffer; the parameters stay usable.</summary>
+    /// <exception cref="InvalidOperationException">A step or a checkpoint call is running on another thread (nothing is freed).</exception>
     public void Dispose()
     {
         if (disposed)
@@ -457,11 +457,7 @@ public sealed class Shampoo : ICheckpointable
             return;
         }
 
-        if (Volatile.Read(ref stepping) != 0)
-        {
-            throw new InvalidOperationException("Shampoo.Dispose was called while Step is running on another thread.");
-        }
-
+        using var use = exclusive.Enter("Dispose");
         disposed = true;
         scheduler?.Dispose();
         foreach (var state in states)
