@@ -38,22 +38,36 @@ public sealed class AdamW : ElementwiseOptimizer<AdamWOptions>
     /// <inheritdoc />
     public override string CheckpointKind => Kind;
 
-    private protected override void Update<TW>(int index, AdamWOptions options, long step, double learningRate, double decay,
-        Span<TW> value, ReadOnlySpan<TW> gradient)
+    private protected override bool Update<TW>(int index, AdamWOptions options, long step, double learningRate, double decay,
+        Span<TW> value, ReadOnlySpan<TW> gradient, bool write)
     {
         var o = options;
         var c1 = 1.0 - Math.Pow(o.Beta1, step);
         var c2 = 1.0 - Math.Pow(o.Beta2, step);
         var m = first[index].AsSpan();
         var v = second[index].AsSpan();
+        var finite = 0.0;
         for (var j = 0; j < value.Length; j++)
         {
             var gj = double.CreateTruncating(gradient[j]);
-            m[j] = (o.Beta1 * m[j]) + ((1.0 - o.Beta1) * gj);
-            v[j] = (o.Beta2 * v[j]) + ((1.0 - o.Beta2) * gj * gj);
-            var update = (m[j] / c1) / (Math.Sqrt(v[j] / c2) + o.Epsilon);
-            value[j] = TW.CreateTruncating((double.CreateTruncating(value[j]) * decay) - (learningRate * update));
+            var mj = (o.Beta1 * m[j]) + ((1.0 - o.Beta1) * gj);
+            var vj = (o.Beta2 * v[j]) + ((1.0 - o.Beta2) * gj * gj);
+            var update = (mj / c1) / (Math.Sqrt(vj / c2) + o.Epsilon);
+            var wj = TW.CreateTruncating((double.CreateTruncating(value[j]) * decay) - (learningRate * update));
+            if (write)
+            {
+                m[j] = mj;
+                v[j] = vj;
+                value[j] = wj;
+            }
+            else
+            {
+                // x − x is 0 for finite x and NaN otherwise.
+                finite += (mj - mj) + (vj - vj) + double.CreateTruncating(wj - wj);
+            }
         }
+
+        return finite == 0.0;
     }
 
     private protected override string DescribeState(int index) => "moments";

@@ -7,6 +7,8 @@ namespace ShampooMkl.Optim;
 /// <summary>The common part of the element-wise baselines (<see cref="AdamW"/>, <see cref="Sgd"/>): parameter groups, gradient checks, step counting, schedule and checkpoint plumbing.</summary>
 /// <remarks>
 /// A step checks every gradient first (wrong length throws, NaN/±∞ skips the whole step with the state unchanged), then
+/// computes every parameter's update without writing it and skips the step the same way if any new value or state
+/// would be NaN or ±∞ (e.g. a learning rate or weight decay near the floating-point range), then
 /// calls the derived optimizer once per parameter with η = <c>LearningRate</c>·<c>Schedule.Factor(t)</c> and the decay
 /// factor 1 − ηλ. The exported state is <c>step</c>, then per parameter <c>{name}/value</c> followed by the derived
 /// optimizer's own tensors. Only this assembly derives from it.
@@ -66,25 +68,39 @@ public abstract class ElementwiseOptimizer<TOptions> : ICheckpointable, IExclusi
             return new StepResult(false, false, Registry.SkipMessage(bad, step));
         }
 
+        // All or nothing: every parameter's update is computed once without writing and checked finite before any is
+        // written (the same arithmetic both times, so the written values are the checked ones).
         for (var i = 0; i < Registry.Count; i++)
         {
-            var o = Registry.OptionsOf(i);
-            var lr = o.LearningRate * o.Schedule.Factor(step);
-            var decay = 1.0 - (lr * o.WeightDecay);
-            var p = Registry.Parameters[i];
-            if (p.ElementType == ParameterPrecision.Single)
+            if (!Apply(i, step, write: false))
             {
-                Update<float>(i, o, step, lr, decay, p.GetValues<float>(), p.GetGradient<float>());
+                Statistics.SkippedSteps++;
+                return new StepResult(false, false,
+                    $"Step {step} not applied: its update would have made parameter '{Registry.Parameters[i].Name}' or its state NaN or infinite (check the learning rate and weight decay); no state was changed.");
             }
-            else
-            {
-                Update<double>(i, o, step, lr, decay, p.GetValues<double>(), p.GetGradient<double>());
-            }
+        }
+
+        for (var i = 0; i < Registry.Count; i++)
+        {
+            Apply(i, step, write: true);
         }
 
         StepCount = step;
         Statistics.StepTime += Stopwatch.GetElapsedTime(started);
         return new StepResult(true, false, null);
+    }
+
+    /// <summary>Computes parameter <paramref name="index"/>'s update; writes it only when <paramref name="write"/>;
+    /// returns whether every new value and state is finite.</summary>
+    private bool Apply(int index, long step, bool write)
+    {
+        var o = Registry.OptionsOf(index);
+        var lr = o.LearningRate * o.Schedule.Factor(step);
+        var decay = 1.0 - (lr * o.WeightDecay);
+        var p = Registry.Parameters[index];
+        return p.ElementType == ParameterPrecision.Single
+            ? Update<float>(index, o, step, lr, decay, p.GetValues<float>(), p.GetGradient<float>(), write)
+            : Update<double>(index, o, step, lr, decay, p.GetValues<double>(), p.GetGradient<double>(), write);
     }
 
     /// <inheritdoc />
@@ -141,10 +157,12 @@ public abstract class ElementwiseOptimizer<TOptions> : ICheckpointable, IExclusi
         GC.SuppressFinalize(this);
     }
 
-    /// <summary>Updates parameter <paramref name="index"/> in place: W ← W·<paramref name="decay"/> − <paramref name="learningRate"/>·u.</summary>
+    /// <summary>Computes parameter <paramref name="index"/>'s update W ← W·<paramref name="decay"/> −
+    /// <paramref name="learningRate"/>·u and, when <paramref name="write"/>, stores it and the new state in place;
+    /// returns whether every new value (rounded to <typeparamref name="TW"/>) and state element is finite.</summary>
     /// <remarks><typeparamref name="TW"/> is the parameter's element type; the arithmetic runs in fp64 either way.</remarks>
-    private protected abstract void Update<TW>(int index, TOptions options, long step, double learningRate, double decay,
-        Span<TW> value, ReadOnlySpan<TW> gradient) where TW : unmanaged, IFloatingPointIeee754<TW>;
+    private protected abstract bool Update<TW>(int index, TOptions options, long step, double learningRate, double decay,
+        Span<TW> value, ReadOnlySpan<TW> gradient, bool write) where TW : unmanaged, IFloatingPointIeee754<TW>;
 
     /// <summary>What gives parameter <paramref name="index"/>'s state its meaning, for <see cref="CheckpointSignature"/>.</summary>
     private protected abstract string DescribeState(int index);

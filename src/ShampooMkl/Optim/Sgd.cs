@@ -36,22 +36,40 @@ public sealed class Sgd : ElementwiseOptimizer<SgdOptions>
     /// <inheritdoc />
     public override string CheckpointKind => Kind;
 
-    private protected override void Update<TW>(int index, SgdOptions options, long step, double learningRate, double decay,
-        Span<TW> value, ReadOnlySpan<TW> gradient)
+    private protected override bool Update<TW>(int index, SgdOptions options, long step, double learningRate, double decay,
+        Span<TW> value, ReadOnlySpan<TW> gradient, bool write)
     {
         var o = options;
         var b = buffers[index];
+        var finite = 0.0;
         for (var j = 0; j < value.Length; j++)
         {
             var u = double.CreateTruncating(gradient[j]);
+            var bj = 0.0;
             if (b is not null)
             {
-                b[j] = (o.Momentum * b[j]) + u;
-                u = o.Nesterov ? u + (o.Momentum * b[j]) : b[j];
+                bj = (o.Momentum * b[j]) + u;
+                u = o.Nesterov ? u + (o.Momentum * bj) : bj;
             }
 
-            value[j] = TW.CreateTruncating((double.CreateTruncating(value[j]) * decay) - (learningRate * u));
+            var wj = TW.CreateTruncating((double.CreateTruncating(value[j]) * decay) - (learningRate * u));
+            if (write)
+            {
+                if (b is not null)
+                {
+                    b[j] = bj;
+                }
+
+                value[j] = wj;
+            }
+            else
+            {
+                // x − x is 0 for finite x and NaN otherwise.
+                finite += (bj - bj) + double.CreateTruncating(wj - wj);
+            }
         }
+
+        return finite == 0.0;
     }
 
     private protected override string DescribeState(int index) => $"momentum={Registry.OptionsOf(index).Momentum > 0}";

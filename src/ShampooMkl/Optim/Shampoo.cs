@@ -227,13 +227,93 @@ public sealed class Shampoo : ICheckpointable, IExclusiveOptimizer
             return new StepResult(false, false, registry.SkipMessage(bad, step));
         }
 
-        AccumulateStatistics();
-        var (pending, message, refreshTime) = RefreshRoots(step);
+        if (!UpdateIsCertainlyFinite(step))
+        {
+            return StepChecked(step, started);
+        }
 
+        var (pending, message, refreshTime) = RunStages(step);
+        foreach (var state in states)
+        {
+            state.AdvanceBounds();
+        }
+
+        StepCount = step;
+        Statistics.StepTime += Stopwatch.GetElapsedTime(started) - refreshTime;
+        return new StepResult(true, pending > 0, message);
+    }
+
+    /// <summary>(b)–(g): statistics, roots, directions, exchange, grafting, update; returns how many blocks refreshed,
+    /// the first failure's or rescale's message and the refresh time.</summary>
+    private (int Pending, string? Message, TimeSpan RefreshTime) RunStages(long step)
+    {
+        var rescaled = AccumulateStatistics(step);
+        var (pending, message, refreshTime) = RefreshRoots(step);
         ComputeDirections(step);
         ExchangeDirections();
         Graft();
         Update(step);
+        return (pending, message ?? rescaled, refreshTime);
+    }
+
+    /// <summary>Whether bounds known before anything changes prove that this step leaves every state finite (always so
+    /// in normal training; see <see cref="ShampooParameterState.UpdateIsCertainlyFinite"/>).</summary>
+    private bool UpdateIsCertainlyFinite(long step)
+    {
+        var magnitudes = registry.GradientMagnitudes;
+        for (var s = 0; s < states.Length; s++)
+        {
+            var o = states[s].Options;
+            if (!states[s].UpdateIsCertainlyFinite(step, step >= o.EffectiveStartPreconditioningStep,
+                    states[s].BlockCount > 0 && IsRefreshStep(o, step), LearningRate(o, step), magnitudes[s], placement.OwnedBlocks(s)))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>A step the bounds could not certify: run with a snapshot of the whole state, and if any parameter or
+    /// state came out non-finite, restore the snapshot (counters and log included) and report the step as not applied.</summary>
+    /// <remarks>Allocates (the snapshot); only steps near the floating-point range take this path. Distributed, every
+    /// rank decides from the same values (parameters, momentum and accumulators are identical on all ranks, and the
+    /// blocks' statistics and roots stay finite by construction), so all ranks agree.</remarks>
+    private StepResult StepChecked(long step, long started)
+    {
+        var snapshot = ExportLocal();
+        var saved = (Statistics.RootRefreshes, Statistics.RefreshedBlocks, Statistics.FailedRootBlocks, Statistics.RescaledBlocks,
+            Statistics.RefreshTime, Log: Statistics.Log.ToArray());
+        var (pending, message, refreshTime) = RunStages(step);
+        string? broken = null;
+        foreach (var t in ExportLocal())
+        {
+            if (!FiniteCheck.All<double>(t.Data))
+            {
+                broken = t.Name;
+                break;
+            }
+        }
+
+        if (broken is not null)
+        {
+            Apply(snapshot);
+            (Statistics.RootRefreshes, Statistics.RefreshedBlocks, Statistics.FailedRootBlocks, Statistics.RescaledBlocks,
+                Statistics.RefreshTime, _) = saved;
+            Statistics.Log.Clear();
+            Statistics.Log.AddRange(saved.Log);
+            Statistics.SkippedSteps++;
+            var refused = string.Create(CultureInfo.InvariantCulture,
+                $"Step {step} not applied: its update would have made '{broken}' NaN or infinite (check the learning rate, weight decay, root p and ε); no state was changed.");
+            Statistics.AddLog(refused);
+            return new StepResult(false, false, refused);
+        }
+
+        foreach (var state in states)
+        {
+            state.MeasureBounds();
+        }
+
         StepCount = step;
         Statistics.StepTime += Stopwatch.GetElapsedTime(started) - refreshTime;
         return new StepResult(true, pending > 0, message);
@@ -242,14 +322,31 @@ public sealed class Shampoo : ICheckpointable, IExclusiveOptimizer
     /// <summary>(a) Throws for unusable buffers; the index of the first parameter with a non-finite gradient, or −1.</summary>
     private int CheckGradients() => registry.CheckGradients();
 
-    /// <summary>(b) Every parameter's statistics; distributed, the Kronecker factors of the owned blocks only.</summary>
-    private void AccumulateStatistics()
+    /// <summary>(b) Every parameter's statistics; distributed, the Kronecker factors of the owned blocks only. Returns
+    /// the message of the first block whose statistics had to be rescaled to stay finite (counted and logged), or null.</summary>
+    private string? AccumulateStatistics(long step)
     {
         stateGathered = !placement.IsDistributed;
+        var magnitudes = registry.GradientMagnitudes;
+        string? first = null;
         for (var s = 0; s < states.Length; s++)
         {
-            states[s].AccumulateStatistics(placement.OwnedBlocks(s));
+            states[s].AccumulateStatistics(placement.OwnedBlocks(s), magnitudes[s]);
+            var rescaled = states[s].Rescaled;
+            for (var b = 0; b < states[s].BlockCount; b++)
+            {
+                if (rescaled[b] != 0)
+                {
+                    Statistics.RescaledBlocks++;
+                    var entry = string.Create(CultureInfo.InvariantCulture,
+                        $"Step {step}: parameter '{states[s].Parameter.Name}' block {b}: statistics scale raised by 2^{rescaled[b]} to stay finite in {states[s].Options.FactorPrecision} (gradient max |g| = {magnitudes[s]:G3})");
+                    Statistics.AddLog(entry);
+                    first ??= entry;
+                }
+            }
         }
+
+        return first;
     }
 
     /// <summary>The blocks whose roots this step refreshes, into <see cref="refreshQueue"/>; returns their number.</summary>
@@ -383,7 +480,7 @@ public sealed class Shampoo : ICheckpointable, IExclusiveOptimizer
 
     /// <inheritdoc />
     /// <remarks>Names: <c>step</c>, then per parameter <c>{name}/value</c>, <c>{name}/momentum</c> (β₁ &gt; 0),
-    /// <c>{name}/shampoo.block{k}.{L,R,Lroot,Rroot,Lbasis,Rbasis,updates,refreshes,failedRefreshes,epsilon,scale,hasRoots}</c>
+    /// <c>{name}/shampoo.block{k}.{L,R,Lroot,Rroot,Lbasis,Rbasis,updates,refreshes,failedRefreshes,epsilon,scale,hasRoots,statisticsExponent}</c>
     /// for a matrix or <c>{name}/diagonal.{v,updates}</c> for a vector, and <c>{name}/grafting.{v,updates}</c>.
     /// Distributed, the same tensors a single process would export, on any rank, once <see cref="GatherState"/> ran on
     /// every rank after the last step.</remarks>
