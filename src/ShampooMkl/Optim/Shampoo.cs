@@ -14,7 +14,8 @@ namespace ShampooMkl.Optim;
 /// <item>(a) Check every gradient: a wrong length or values overlapping the gradient throw <see cref="ArgumentException"/>,
 /// disposed memory <see cref="ObjectDisposedException"/>; a NaN/±∞ anywhere skips the
 /// whole step (<see cref="OptimizerStatistics.SkippedSteps"/> + 1, result names the parameter). Nothing changes before
-/// all gradients passed.</item>
+/// all gradients passed. Then the step is certified finite from bounds known before anything changes (below), or run
+/// checked.</item>
 /// <item>(b) Statistics. A matrix (rank ≥ 2, merged to <c>MatrixRows</c>×<c>MatrixCols</c>) is cut into blocks of at
 /// most <c>MaxPreconditionerDim</c> per side; per block L ← β₂L + (1−β₂)GGᵀ, R ← β₂R + (1−β₂)GᵀG (β₂ = 1: plain sums).
 /// A vector keeps v ← β₂v + (1−β₂)g². The grafting accumulator a ← β_g·a + (1−β_g)g² (Adagrad: a ← a + g²).</item>
@@ -37,6 +38,19 @@ namespace ShampooMkl.Optim;
 /// <c>BiasCorrection</c> (else 1); U = m/c₁, or with Nesterov U = β₁m/c₁ + (1−β₁)D; with β₁ = 0, U = D. Then decoupled
 /// weight decay and the update in the same pass: W ← W·(1 − η·λ) − η·U.</item>
 /// </list>
+/// <para>Finite state: no step leaves a parameter or any state NaN or ±∞, whatever option value validation accepts
+/// (a learning rate or weight decay of 1e300, p = 10⁻³) and whatever finite gradient comes in. Before (b), bounds
+/// known without changing anything (max |g| from the finiteness pass, max |W|, a bound of max |m|, the grafting step's
+/// per-element bound, and without grafting the roots' norms, new roots being bounded by ε^{-1/p}) certify the step;
+/// normal training is always certified and runs as described. A step that is not certified runs against a snapshot of
+/// the whole state; if anything came out non-finite the snapshot is restored (counters and log included) and the step
+/// is not applied: <see cref="OptimizerStatistics.SkippedSteps"/> + 1, <see cref="StepResult.Applied"/> false, the
+/// message names the tensor. Within the stages, a refresh whose direction scale is not a positive finite value of the
+/// factor precision fails like any root; a grafted block whose direction overflowed, or whose grafting scale would,
+/// stays zero like a zero direction; ε growth stops at the largest double; Kronecker statistics that would leave the
+/// factor precision's range are kept as 2^e times the stored factors (<see cref="KroneckerFactors{T}.Exponent"/>; the
+/// same operator, counted in <see cref="OptimizerStatistics.RescaledBlocks"/> and logged), so fp32 blocks fed
+/// gradients near 1e20 keep refreshing.</para>
 /// <para>Momentum is applied to the preconditioned, grafted direction, where DS applies its <c>momentum</c>: the average
 /// is over steps of the size grafting chose, and each direction uses the current gradient with the current statistics.
 /// DS's other first moment (β₁ "filtered gradient" before preconditioning) is not offered. Weight decay is AdamW-style,
@@ -282,6 +296,7 @@ public sealed class Shampoo : ICheckpointable, IExclusiveOptimizer
     private StepResult StepChecked(long step, long started)
     {
         var snapshot = ExportLocal();
+        var gathered = stateGathered;
         var saved = (Statistics.RootRefreshes, Statistics.RefreshedBlocks, Statistics.FailedRootBlocks, Statistics.RescaledBlocks,
             Statistics.RefreshTime, Log: Statistics.Log.ToArray());
         var (pending, message, refreshTime) = RunStages(step);
@@ -298,6 +313,7 @@ public sealed class Shampoo : ICheckpointable, IExclusiveOptimizer
         if (broken is not null)
         {
             Apply(snapshot);
+            stateGathered = gathered;
             (Statistics.RootRefreshes, Statistics.RefreshedBlocks, Statistics.FailedRootBlocks, Statistics.RescaledBlocks,
                 Statistics.RefreshTime, _) = saved;
             Statistics.Log.Clear();

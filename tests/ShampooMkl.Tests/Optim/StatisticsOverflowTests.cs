@@ -69,4 +69,33 @@ public class StatisticsOverflowTests
         Assert.Equal(0, b.Statistics.FailedRootBlocks);
         Tolerance.AssertClose(normal.Value, huge.Value, 1e-4, 1e-5, "scaled run");
     }
+
+    [Fact]
+    public void RescaledStatistics_ResumeFromAnExport_BitForBit()
+    {
+        var options = ShampooOptions.Shampoo with { FactorPrecision = FactorPrecision.Single, PreconditionFrequency = 2, MaxPreconditionerDim = 4 };
+        var w = new Parameter("w", SeededRandom.GaussianSingle(4, 24), 6, 4);
+        var copy = new Parameter("w", new float[24], 6, 4);
+        using var a = new Shampoo([w], options);
+        using var b = new Shampoo([copy], options);
+        void Feed(Parameter p, int t) => OptimTestData.Gradient(24, 0, t).Select(x => x * 3e19f).ToArray().CopyTo(p.Gradient, 0);
+        for (var t = 1; t <= 3; t++)
+        {
+            Feed(w, t);
+            Assert.True(a.Step().Applied);
+        }
+
+        var state = a.ExportState();
+        Assert.Contains(state, x => x.Name.EndsWith(".statisticsExponent", StringComparison.Ordinal) && x.Data[0] > 0);
+        b.ImportState(state);
+        for (var t = 4; t <= 6; t++)
+        {
+            Feed(w, t);
+            Feed(copy, t);
+            Assert.True(a.Step().Applied);
+            Assert.True(b.Step().Applied);
+        }
+
+        OptimTestData.AssertSameState(a.ExportState(), b.ExportState(), "resumed");
+    }
 }
