@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Diagnostics;
+using ShampooMkl.Linalg;
 using ShampooMkl.Preconditioning;
 
 namespace ShampooMkl.Optim;
@@ -68,9 +69,16 @@ public abstract class ElementwiseOptimizer<TOptions> : ICheckpointable, IExclusi
             return new StepResult(false, false, Registry.SkipMessage(bad, step));
         }
 
-        // All or nothing: every parameter's update is computed once without writing and checked finite before any is
-        // written (the same arithmetic both times, so the written values are the checked ones).
-        for (var i = 0; i < Registry.Count; i++)
+        // All or nothing. Normal steps are certified finite by bounds that need no write; otherwise every parameter's
+        // update is computed once without writing and checked before any is written (the same arithmetic both times,
+        // so the written values are the checked ones).
+        var certified = true;
+        for (var i = 0; i < Registry.Count && certified; i++)
+        {
+            certified = IsCertified(i, step);
+        }
+
+        for (var i = 0; i < Registry.Count && !certified; i++)
         {
             if (!Apply(i, step, write: false))
             {
@@ -83,12 +91,46 @@ public abstract class ElementwiseOptimizer<TOptions> : ICheckpointable, IExclusi
         for (var i = 0; i < Registry.Count; i++)
         {
             Apply(i, step, write: true);
+            if (certified)
+            {
+                AdvanceBounds(i);
+            }
+            else
+            {
+                MeasureBounds(i);
+            }
         }
 
         StepCount = step;
         Statistics.StepTime += Stopwatch.GetElapsedTime(started);
         return new StepResult(true, false, null);
     }
+
+    /// <summary>Whether bounds prove that parameter <paramref name="index"/>'s update at <paramref name="step"/> leaves
+    /// its values and state finite: |W'| ≤ |W|·|1 − ηλ| + η·(bound of |u|), with max |W| read once.</summary>
+    private bool IsCertified(int index, long step)
+    {
+        var o = Registry.OptionsOf(index);
+        var lr = o.LearningRate * o.Schedule.Factor(step);
+        var decay = Math.Abs(1.0 - (lr * o.WeightDecay));
+        var u = UpdateBound(index, o, step, Registry.GradientMagnitudes[index]);
+        var p = Registry.Parameters[index];
+        var single = p.ElementType == ParameterPrecision.Single;
+        var values = single ? FiniteCheck.MaxMagnitude<float>(p.GetValues<float>()) : FiniteCheck.MaxMagnitude<double>(p.GetValues<double>());
+        var limit = Math.ScaleB(single ? float.MaxValue : double.MaxValue, -16);
+        return (values * decay) + (lr * u) <= limit;
+    }
+
+    /// <summary>An upper bound of |u| for parameter <paramref name="index"/>'s step given max |g| =
+    /// <paramref name="gradientMagnitude"/>, from running bounds of its state (+∞ when the state's own bounds would
+    /// leave fp64's range); the state bounds it implies are kept for <see cref="AdvanceBounds"/>.</summary>
+    private protected abstract double UpdateBound(int index, TOptions options, long step, double gradientMagnitude);
+
+    /// <summary>After a certified step: the running state bounds become the ones <see cref="UpdateBound"/> computed.</summary>
+    private protected abstract void AdvanceBounds(int index);
+
+    /// <summary>Measures the running state bounds exactly (after a checked step or an import).</summary>
+    private protected abstract void MeasureBounds(int index);
 
     /// <summary>Computes parameter <paramref name="index"/>'s update; writes it only when <paramref name="write"/>;
     /// returns whether every new value and state is finite.</summary>
@@ -144,6 +186,7 @@ public abstract class ElementwiseOptimizer<TOptions> : ICheckpointable, IExclusi
                 Precision.Convert<double, double>(saved, p.GetValues<double>());
             }
             ImportParameterState(i, state);
+            MeasureBounds(i);
         }
 
         StepCount = step;

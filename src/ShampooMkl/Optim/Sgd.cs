@@ -1,4 +1,5 @@
 using System.Numerics;
+using ShampooMkl.Linalg;
 using ShampooMkl.Preconditioning;
 
 namespace ShampooMkl.Optim;
@@ -16,6 +17,9 @@ public sealed class Sgd : ElementwiseOptimizer<SgdOptions>
     public const string Kind = "Sgd";
 
     private readonly double[]?[] buffers;
+    // A running upper bound of max |b| per parameter (exact after import or a checked step), and the next one.
+    private readonly double[] bufferBound;
+    private readonly double[] nextBufferBound;
 
     /// <summary>SGD over <paramref name="parameters"/>, all with the same options (null: <see cref="SgdOptions.Default"/>).</summary>
     /// <exception cref="ArgumentException">Invalid options, no parameters, a duplicate parameter or name.</exception>
@@ -31,6 +35,8 @@ public sealed class Sgd : ElementwiseOptimizer<SgdOptions>
     {
         buffers = Enumerable.Range(0, Registry.Count)
             .Select(i => Registry.OptionsOf(i).Momentum > 0 ? new double[Registry.Parameters[i].Length] : null).ToArray();
+        bufferBound = new double[Registry.Count];
+        nextBufferBound = new double[Registry.Count];
     }
 
     /// <inheritdoc />
@@ -71,6 +77,24 @@ public sealed class Sgd : ElementwiseOptimizer<SgdOptions>
 
         return finite == 0.0;
     }
+
+    private protected override double UpdateBound(int index, SgdOptions options, long step, double gradientMagnitude)
+    {
+        if (buffers[index] is null)
+        {
+            return 2 * gradientMagnitude;
+        }
+
+        var b = (options.Momentum * bufferBound[index]) + gradientMagnitude;
+        nextBufferBound[index] = b;
+        var u = options.Nesterov ? gradientMagnitude + (options.Momentum * b) : b;
+        return b <= Math.ScaleB(double.MaxValue, -16) ? 2 * u : double.PositiveInfinity;
+    }
+
+    private protected override void AdvanceBounds(int index) => bufferBound[index] = nextBufferBound[index];
+
+    private protected override void MeasureBounds(int index) =>
+        bufferBound[index] = buffers[index] is { } b ? FiniteCheck.MaxMagnitude<double>(b) : 0;
 
     private protected override string DescribeState(int index) => $"momentum={Registry.OptionsOf(index).Momentum > 0}";
 
