@@ -125,7 +125,7 @@ public class DistributedRefreshTests
     }
 
     /// <summary>Runs <paramref name="body"/> once per rank on its own thread and rethrows the first failure.</summary>
-    private static void RunRanks(Action<int, ICommunicator> body)
+    internal static void RunRanks(Action<int, ICommunicator> body)
     {
         var communicators = InProcessCommunicator.Create(Ranks);
         var errors = new Exception?[Ranks];

@@ -117,6 +117,53 @@ public class FiniteStateTests
         OptimTestData.AssertSameState(before, optimizer.ExportState(), "after the refused step");
     }
 
+    [Theory]
+    [InlineData(0.01)]
+    [InlineData(1e300)]
+    public void Distributed_RanksAgreeOnEveryStep_AsOneProcess(double learningRate)
+    {
+        // Without grafting a rank cannot certify blocks it does not own and runs those steps checked, while the owner may
+        // certify them: both paths must give the single process's steps, refusals included.
+        var options = ShampooOptions.Shampoo with
+        {
+            Grafting = GraftingType.None, LearningRate = learningRate, MaxPreconditionerDim = 4, PreconditionFrequency = 2,
+            StartPreconditioningStep = 2, Beta1 = 0.5,
+        };
+        var single = OptimTestData.Parameters(OptimTestData.SmallShapes);
+        using var reference = new Shampoo(single, options);
+        var expected = new List<bool>();
+        for (var t = 1; t <= 4; t++)
+        {
+            SetGradients(single, t);
+            expected.Add(reference.Step().Applied);
+        }
+
+        var applied = new List<bool>[2];
+        var states = new IReadOnlyList<StateTensor>[2];
+        DistributedRefreshTests.RunRanks((rank, communicator) =>
+        {
+            var parameters = OptimTestData.Parameters(OptimTestData.SmallShapes);
+            using var optimizer = new Shampoo(parameters, options, communicator: communicator);
+            applied[rank] = [];
+            for (var t = 1; t <= 4; t++)
+            {
+                SetGradients(parameters, t);
+                applied[rank].Add(optimizer.Step().Applied);
+            }
+
+            optimizer.GatherState();
+            states[rank] = optimizer.ExportState();
+        });
+
+        for (var rank = 0; rank < 2; rank++)
+        {
+            Assert.Equal(expected, applied[rank]);
+            OptimTestData.AssertSameState(reference.ExportState(), states[rank], $"rank {rank}");
+        }
+
+        Assert.Equal(learningRate < 1, expected.All(a => a));
+    }
+
     /// <summary>fp32, fp64 or mixed parameters over the shared small shapes (blocked matrix, rank-3, vectors).</summary>
     private static Parameter[] Parameters(bool fp64)
     {
