@@ -29,6 +29,45 @@ public static class FiniteCheck
         return Vector.EqualsAll(acc, Vector<T>.Zero) && scalar == T.Zero;
     }
 
+    /// <summary>The largest |x| of <paramref name="values"/> (0 when empty), or +∞ when any element is NaN or infinite:
+    /// the finiteness test of <see cref="All{T}(ReadOnlySpan{T})"/> and the magnitude in the same single pass.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static double MaxMagnitude<T>(ReadOnlySpan<T> values) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var acc = Vector<T>.Zero;
+        var max = Vector<T>.Zero;
+        var vectors = MemoryMarshal.Cast<T, Vector<T>>(values);
+        foreach (var v in vectors)
+        {
+            acc += v - v;
+            max = Vector.Max(max, Vector.Abs(v));
+        }
+
+        var scalar = T.Zero;
+        var largest = T.Zero;
+        for (var i = vectors.Length * Vector<T>.Count; i < values.Length; i++)
+        {
+            scalar += values[i] - values[i];
+            largest = T.Max(largest, T.Abs(values[i]));
+        }
+
+        if (!Vector.EqualsAll(acc, Vector<T>.Zero) || scalar != T.Zero)
+        {
+            return double.PositiveInfinity;
+        }
+
+        for (var k = 0; k < Vector<T>.Count; k++)
+        {
+            largest = T.Max(largest, max[k]);
+        }
+
+        return double.CreateTruncating(largest);
+    }
+
+    /// <summary>The largest finite value of <typeparamref name="T"/> (fp32 or fp64), as a double.</summary>
+    internal static double LargestFinite<T>() where T : unmanaged, IFloatingPointIeee754<T> =>
+        typeof(T) == typeof(float) ? float.MaxValue : double.MaxValue;
+
     /// <summary>Span overload for convenience.</summary>
     public static bool All<T>(Span<T> values) where T : unmanaged, IFloatingPointIeee754<T> => All((ReadOnlySpan<T>)values);
 }

@@ -1,4 +1,5 @@
 using System.Numerics;
+using ShampooMkl.Linalg;
 using ShampooMkl.Preconditioning;
 
 namespace ShampooMkl.Optim;
@@ -18,6 +19,11 @@ public sealed class AdamW : ElementwiseOptimizer<AdamWOptions>
 
     private readonly double[][] first;
     private readonly double[][] second;
+    // Running upper bounds of max |m| and max v per parameter (exact after import or a checked step), and the next ones.
+    private readonly double[] firstBound;
+    private readonly double[] secondBound;
+    private readonly double[] nextFirstBound;
+    private readonly double[] nextSecondBound;
 
     /// <summary>AdamW over <paramref name="parameters"/>, all with the same options (null: <see cref="AdamWOptions.Default"/>).</summary>
     /// <exception cref="ArgumentException">Invalid options, no parameters, a duplicate parameter or name.</exception>
@@ -33,27 +39,69 @@ public sealed class AdamW : ElementwiseOptimizer<AdamWOptions>
     {
         first = Registry.Parameters.Select(p => new double[p.Length]).ToArray();
         second = Registry.Parameters.Select(p => new double[p.Length]).ToArray();
+        firstBound = new double[Registry.Count];
+        secondBound = new double[Registry.Count];
+        nextFirstBound = new double[Registry.Count];
+        nextSecondBound = new double[Registry.Count];
     }
 
     /// <inheritdoc />
     public override string CheckpointKind => Kind;
 
-    private protected override void Update<TW>(int index, AdamWOptions options, long step, double learningRate, double decay,
-        Span<TW> value, ReadOnlySpan<TW> gradient)
+    private protected override bool Update<TW>(int index, AdamWOptions options, long step, double learningRate, double decay,
+        Span<TW> value, ReadOnlySpan<TW> gradient, bool write)
     {
         var o = options;
         var c1 = 1.0 - Math.Pow(o.Beta1, step);
         var c2 = 1.0 - Math.Pow(o.Beta2, step);
         var m = first[index].AsSpan();
         var v = second[index].AsSpan();
+        var finite = 0.0;
         for (var j = 0; j < value.Length; j++)
         {
             var gj = double.CreateTruncating(gradient[j]);
-            m[j] = (o.Beta1 * m[j]) + ((1.0 - o.Beta1) * gj);
-            v[j] = (o.Beta2 * v[j]) + ((1.0 - o.Beta2) * gj * gj);
-            var update = (m[j] / c1) / (Math.Sqrt(v[j] / c2) + o.Epsilon);
-            value[j] = TW.CreateTruncating((double.CreateTruncating(value[j]) * decay) - (learningRate * update));
+            var mj = (o.Beta1 * m[j]) + ((1.0 - o.Beta1) * gj);
+            var vj = (o.Beta2 * v[j]) + ((1.0 - o.Beta2) * gj * gj);
+            var update = (mj / c1) / (Math.Sqrt(vj / c2) + o.Epsilon);
+            var wj = TW.CreateTruncating((double.CreateTruncating(value[j]) * decay) - (learningRate * update));
+            if (write)
+            {
+                m[j] = mj;
+                v[j] = vj;
+                value[j] = wj;
+            }
+            else
+            {
+                // x − x is 0 for finite x and NaN otherwise.
+                finite += (mj - mj) + (vj - vj) + double.CreateTruncating(wj - wj);
+            }
         }
+
+        return finite == 0.0;
+    }
+
+    private protected override double UpdateBound(int index, AdamWOptions options, long step, double gradientMagnitude)
+    {
+        var o = options;
+        var m = (o.Beta1 * firstBound[index]) + ((1.0 - o.Beta1) * gradientMagnitude);
+        var v = (o.Beta2 * secondBound[index]) + ((1.0 - o.Beta2) * gradientMagnitude * gradientMagnitude);
+        nextFirstBound[index] = m;
+        nextSecondBound[index] = v;
+        // |m̂/(√v̂ + ε)| ≤ (|m|/c₁)/ε; twice that for rounding.
+        var bound = 2 * m / (1.0 - Math.Pow(o.Beta1, step)) / o.Epsilon;
+        return v <= Math.ScaleB(double.MaxValue, -16) ? bound : double.PositiveInfinity;
+    }
+
+    private protected override void AdvanceBounds(int index)
+    {
+        firstBound[index] = nextFirstBound[index];
+        secondBound[index] = nextSecondBound[index];
+    }
+
+    private protected override void MeasureBounds(int index)
+    {
+        firstBound[index] = FiniteCheck.MaxMagnitude<double>(first[index]);
+        secondBound[index] = FiniteCheck.MaxMagnitude<double>(second[index]);
     }
 
     private protected override string DescribeState(int index) => "moments";

@@ -44,8 +44,12 @@ public static class Checkpoint
     public static ReadOnlySpan<byte> Magic => "SHMPCKPT"u8;
 
     /// <summary>Writes the complete state of <paramref name="optimizer"/> to <paramref name="path"/>, atomically.</summary>
+    /// <remarks>This library's optimizers are held exclusively while their state is read, so the file is one step's
+    /// state, never a mix of two.</remarks>
     /// <exception cref="IOException">The file could not be written (disk full, permission denied, a folder in the way); the
     /// message names <paramref name="path"/>, and the previous file, if any, is unchanged.</exception>
+    /// <exception cref="InvalidOperationException">A step (or another checkpoint call) of this optimizer is running on
+    /// another thread; nothing is written.</exception>
     public static void Save(ICheckpointable optimizer, string path)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
@@ -55,7 +59,12 @@ public static class Checkpoint
             throw new PlatformNotSupportedException("Checkpoints are written little-endian; this machine is big-endian.");
         }
 
-        var bytes = Serialize(optimizer);
+        byte[] bytes;
+        using (ExclusiveUse.Enter(optimizer, "Checkpoint.Save"))
+        {
+            bytes = Serialize(optimizer);
+        }
+
         var full = Path.GetFullPath(path);
         var folder = Path.GetDirectoryName(full) ?? ".";
         var temp = Path.Combine(folder, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
@@ -89,10 +98,14 @@ public static class Checkpoint
     /// <exception cref="InvalidDataException">Not a checkpoint, another format version, truncated or altered, or saved from
     /// another kind of optimizer, another model or incompatible options; the optimizer is unchanged.</exception>
     /// <exception cref="FileNotFoundException">No such file.</exception>
+    /// <exception cref="InvalidOperationException">A step (or another checkpoint call) of this optimizer is running on
+    /// another thread; the optimizer is unchanged.</exception>
     public static void Load(ICheckpointable optimizer, string path)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         var contents = Read(path);
+        // Held from the import to the statistics, so no step runs on a half-loaded optimizer or between the two.
+        using var use = ExclusiveUse.Enter(optimizer, "Checkpoint.Load");
         if (contents.Kind != optimizer.CheckpointKind)
         {
             throw new InvalidDataException($"'{path}' holds the state of the {contents.Kind} optimizer; it cannot be loaded into {optimizer.CheckpointKind}.");

@@ -24,10 +24,13 @@ public interface ICheckpointable : IOptimizer
     string DescribeOptions();
 
     /// <summary>A copy of the complete state: step count, parameter values and every per-parameter state tensor.</summary>
+    /// <exception cref="InvalidOperationException">This library's optimizers: a step or an import is running on another thread.</exception>
     IReadOnlyList<StateTensor> ExportState();
 
     /// <summary>Replaces the state with an exported one. Everything is checked first (names, shapes, finiteness,
     /// ranges); if anything is wrong nothing changes.</summary>
     /// <exception cref="InvalidDataException">The state does not fit this optimizer or holds invalid values.</exception>
+    /// <exception cref="InvalidOperationException">This library's optimizers: a step or an export is running on another
+    /// thread; nothing changes.</exception>
     void ImportState(IReadOnlyList<StateTensor> state);
 }

@@ -32,6 +32,8 @@ public interface IOptimizer : IDisposable
     /// <summary>Applies one update from the gradients currently in <see cref="Parameter.Gradient"/>.</summary>
     /// <remarks>Validates every gradient first: a NaN/±∞ gradient skips the whole step (reported in the result,
     /// state unchanged); a parameter whose gradient array was swapped for one of another length throws.</remarks>
+    /// <exception cref="InvalidOperationException">This library's optimizers: another step, a checkpoint
+    /// export/import/save/load or a dispose is running on another thread; nothing changes.</exception>
     StepResult Step();
 
     /// <summary>Running counters: skipped steps, root refreshes and their time, failures.</summary>

@@ -3,7 +3,8 @@ namespace ShampooMkl.Optim;
 /// <summary>Counters an optimizer keeps for reports and logs.</summary>
 public sealed class OptimizerStatistics
 {
-    /// <summary>Steps skipped because a gradient was not finite.</summary>
+    /// <summary>Steps not applied, state unchanged: a gradient was not finite, or the update would have made a
+    /// parameter or optimizer state NaN or infinite (e.g. a learning rate or weight decay near the floating-point range).</summary>
     public long SkippedSteps { get; set; }
 
     /// <summary>Most entries <see cref="Log"/> keeps; older ones are dropped first.</summary>
@@ -17,6 +18,10 @@ public sealed class OptimizerStatistics
 
     /// <summary>Blocks whose root computation failed (previous roots kept, ε raised).</summary>
     public long FailedRootBlocks { get; set; }
+
+    /// <summary>Kronecker blocks whose statistics were scaled down by a power of two so that they stay finite in the
+    /// factor precision (fp32 statistics of gradients near 1e19); logged. Not stored in checkpoints.</summary>
+    public long RescaledBlocks { get; set; }
 
     /// <summary>Wall time spent computing roots.</summary>
     public TimeSpan RefreshTime { get; set; }

@@ -13,6 +13,7 @@ internal sealed class ParameterRegistry<TOptions> where TOptions : class
     private readonly int[] groupOf;
     private readonly double[] learningRates;
     private int stepping;
+    private readonly double[] gradientMagnitudes;
 
     public ParameterRegistry(IReadOnlyList<ParameterGroup<TOptions>> groups, TOptions defaults, Action<TOptions> validate,
         Func<TOptions, double> learningRate)
@@ -66,6 +67,7 @@ internal sealed class ParameterRegistry<TOptions> where TOptions : class
         parameters = [.. flat];
         options = [.. resolved];
         groupOf = [.. groupIndex];
+        gradientMagnitudes = new double[parameters.Length];
         GroupOptions = groupOptions;
         Defaults = defaults;
         learningRates = [.. groupOptions.Select(learningRate)];
@@ -166,6 +168,10 @@ internal sealed class ParameterRegistry<TOptions> where TOptions : class
         }
     }
 
+    /// <summary>max |g| of each parameter's gradient as of the last <see cref="CheckGradients"/> that found them all
+    /// finite (measured in the same pass as the finiteness test).</summary>
+    public ReadOnlySpan<double> GradientMagnitudes => gradientMagnitudes;
+
     /// <summary>Throws for a gradient of the wrong length, disposed memory or overlapping values and gradient; returns
     /// the index of the first parameter with a non-finite gradient, or −1. Buffers are checked for all parameters before
     /// finiteness, so a programming error is reported even when another gradient is NaN.</summary>
@@ -181,13 +187,15 @@ internal sealed class ParameterRegistry<TOptions> where TOptions : class
         for (var i = 0; i < parameters.Length; i++)
         {
             var p = parameters[i];
-            var finite = p.ElementType == ParameterPrecision.Single
-                ? FiniteCheck.All<float>(p.GetGradient<float>())
-                : FiniteCheck.All<double>(p.GetGradient<double>());
-            if (!finite)
+            var magnitude = p.ElementType == ParameterPrecision.Single
+                ? FiniteCheck.MaxMagnitude<float>(p.GetGradient<float>())
+                : FiniteCheck.MaxMagnitude<double>(p.GetGradient<double>());
+            if (!double.IsFinite(magnitude))
             {
                 return i;
             }
+
+            gradientMagnitudes[i] = magnitude;
         }
 
         return -1;

@@ -1,4 +1,5 @@
 using System.Numerics;
+using ShampooMkl.Linalg;
 using ShampooMkl.Preconditioning;
 
 namespace ShampooMkl.Optim;
@@ -16,6 +17,9 @@ public sealed class Sgd : ElementwiseOptimizer<SgdOptions>
     public const string Kind = "Sgd";
 
     private readonly double[]?[] buffers;
+    // A running upper bound of max |b| per parameter (exact after import or a checked step), and the next one.
+    private readonly double[] bufferBound;
+    private readonly double[] nextBufferBound;
 
     /// <summary>SGD over <paramref name="parameters"/>, all with the same options (null: <see cref="SgdOptions.Default"/>).</summary>
     /// <exception cref="ArgumentException">Invalid options, no parameters, a duplicate parameter or name.</exception>
@@ -31,28 +35,66 @@ public sealed class Sgd : ElementwiseOptimizer<SgdOptions>
     {
         buffers = Enumerable.Range(0, Registry.Count)
             .Select(i => Registry.OptionsOf(i).Momentum > 0 ? new double[Registry.Parameters[i].Length] : null).ToArray();
+        bufferBound = new double[Registry.Count];
+        nextBufferBound = new double[Registry.Count];
     }
 
     /// <inheritdoc />
     public override string CheckpointKind => Kind;
 
-    private protected override void Update<TW>(int index, SgdOptions options, long step, double learningRate, double decay,
-        Span<TW> value, ReadOnlySpan<TW> gradient)
+    private protected override bool Update<TW>(int index, SgdOptions options, long step, double learningRate, double decay,
+        Span<TW> value, ReadOnlySpan<TW> gradient, bool write)
     {
         var o = options;
         var b = buffers[index];
+        var finite = 0.0;
         for (var j = 0; j < value.Length; j++)
         {
             var u = double.CreateTruncating(gradient[j]);
+            var bj = 0.0;
             if (b is not null)
             {
-                b[j] = (o.Momentum * b[j]) + u;
-                u = o.Nesterov ? u + (o.Momentum * b[j]) : b[j];
+                bj = (o.Momentum * b[j]) + u;
+                u = o.Nesterov ? u + (o.Momentum * bj) : bj;
             }
 
-            value[j] = TW.CreateTruncating((double.CreateTruncating(value[j]) * decay) - (learningRate * u));
+            var wj = TW.CreateTruncating((double.CreateTruncating(value[j]) * decay) - (learningRate * u));
+            if (write)
+            {
+                if (b is not null)
+                {
+                    b[j] = bj;
+                }
+
+                value[j] = wj;
+            }
+            else
+            {
+                // x − x is 0 for finite x and NaN otherwise.
+                finite += (bj - bj) + double.CreateTruncating(wj - wj);
+            }
         }
+
+        return finite == 0.0;
     }
+
+    private protected override double UpdateBound(int index, SgdOptions options, long step, double gradientMagnitude)
+    {
+        if (buffers[index] is null)
+        {
+            return 2 * gradientMagnitude;
+        }
+
+        var b = (options.Momentum * bufferBound[index]) + gradientMagnitude;
+        nextBufferBound[index] = b;
+        var u = options.Nesterov ? gradientMagnitude + (options.Momentum * b) : b;
+        return b <= Math.ScaleB(double.MaxValue, -16) ? 2 * u : double.PositiveInfinity;
+    }
+
+    private protected override void AdvanceBounds(int index) => bufferBound[index] = nextBufferBound[index];
+
+    private protected override void MeasureBounds(int index) =>
+        bufferBound[index] = buffers[index] is { } b ? FiniteCheck.MaxMagnitude<double>(b) : 0;
 
     private protected override string DescribeState(int index) => $"momentum={Registry.OptionsOf(index).Momentum > 0}";
 

@@ -15,7 +15,8 @@ namespace ShampooMkl.Optim;
 /// <item>(a) Check every gradient: a wrong length or values overlapping the gradient throw <see cref="ArgumentException"/>,
 /// disposed memory <see cref="ObjectDisposedException"/>; a NaN/±∞ anywhere skips the
 /// whole step (<see cref="OptimizerStatistics.SkippedSteps"/> + 1, result names the parameter). Nothing changes before
-/// all gradients passed.</item>
+/// all gradients passed. Then the step is certified finite from bounds known before anything changes (below), or run
+/// checked.</item>
 /// <item>(b) Statistics. A matrix (rank ≥ 2, merged to <c>MatrixRows</c>×<c>MatrixCols</c>) is cut into blocks of at
 /// most <c>MaxPreconditionerDim</c> per side; per block L ← β₂L + (1−β₂)GGᵀ, R ← β₂R + (1−β₂)GᵀG (β₂ = 1: plain sums).
 /// A vector keeps v ← β₂v + (1−β₂)g². The grafting accumulator a ← β_g·a + (1−β_g)g² (Adagrad: a ← a + g²).</item>
@@ -38,6 +39,19 @@ namespace ShampooMkl.Optim;
 /// <c>BiasCorrection</c> (else 1); U = m/c₁, or with Nesterov U = β₁m/c₁ + (1−β₁)D; with β₁ = 0, U = D. Then decoupled
 /// weight decay and the update in the same pass: W ← W·(1 − η·λ) − η·U.</item>
 /// </list>
+/// <para>Finite state: no step leaves a parameter or any state NaN or ±∞, whatever option value validation accepts
+/// (a learning rate or weight decay of 1e300, p = 10⁻³) and whatever finite gradient comes in. Before (b), bounds
+/// known without changing anything (max |g| from the finiteness pass, max |W|, a bound of max |m|, the grafting step's
+/// per-element bound, and without grafting the roots' norms, new roots being bounded by ε^{-1/p}) certify the step;
+/// normal training is always certified and runs as described. A step that is not certified runs against a snapshot of
+/// the whole state; if anything came out non-finite the snapshot is restored (counters and log included) and the step
+/// is not applied: <see cref="OptimizerStatistics.SkippedSteps"/> + 1, <see cref="StepResult.Applied"/> false, the
+/// message names the tensor. Within the stages, a refresh whose direction scale is not a positive finite value of the
+/// factor precision fails like any root; a grafted block whose direction overflowed, or whose grafting scale would,
+/// stays zero like a zero direction; ε growth stops at the largest double; Kronecker statistics that would leave the
+/// factor precision's range are kept as 2^e times the stored factors (<see cref="KroneckerFactors{T}.Exponent"/>; the
+/// same operator, counted in <see cref="OptimizerStatistics.RescaledBlocks"/> and logged), so fp32 blocks fed
+/// gradients near 1e20 keep refreshing.</para>
 /// <para>Momentum is applied to the preconditioned, grafted direction, where DS applies its <c>momentum</c>: the average
 /// is over steps of the size grafting chose, and each direction uses the current gradient with the current statistics.
 /// DS's other first moment (β₁ "filtered gradient" before preconditioning) is not offered. Weight decay is AdamW-style,
@@ -61,7 +75,7 @@ namespace ShampooMkl.Optim;
 /// outcome, so <see cref="Statistics"/> counts and logs agree on all ranks; its refresh time includes waiting for the
 /// slowest owner.</para>
 /// </remarks>
-public sealed class Shampoo : ICheckpointable
+public sealed class Shampoo : ICheckpointable, IExclusiveOptimizer
 {
     /// <summary>The value of <see cref="CheckpointKind"/>.</summary>
     public const string Kind = "Shampoo";
@@ -79,8 +93,8 @@ public sealed class Shampoo : ICheckpointable
     private readonly bool[] precondition;
     private readonly double[] graftScales;
     private readonly int[] graftScaleStart;
+    private readonly ExclusiveUse exclusive = new(nameof(Shampoo));
     private RefreshScheduler? scheduler;
-    private int stepping;
     private readonly Func<int, (int Rows, int Cols)> localShape;
     private readonly Func<int, RootRefreshResult> localRefresh;
     private readonly Func<int, int, bool> localThreaded;
@@ -208,6 +222,9 @@ public sealed class Shampoo : ICheckpointable
     /// parameter's blocks in <see cref="BlockedShampooPreconditioner{T}.Layout"/> order); null when not distributed.</summary>
     public BlockOwnership? Ownership => placement.Ownership;
 
+    /// <inheritdoc />
+    ExclusiveUse IExclusiveOptimizer.Exclusive => exclusive;
+
     /// <summary>Schedules the root refreshes; created on first use (tests read its counters and set its hook).</summary>
     /// <remarks>Which blocks run threaded is decided over every block of the model, on every rank alike, whichever blocks a
     /// step refreshes or this rank owns.</remarks>
@@ -215,17 +232,15 @@ public sealed class Shampoo : ICheckpointable
         blas ?? BlasBackend.Default, registry.Defaults.EffectiveRefreshParallelism, blocks.Policy);
 
     /// <inheritdoc />
+    /// <exception cref="InvalidOperationException">Another call (a step, a checkpoint export/import/save/load, a
+    /// dispose) is running on another thread; nothing changes.</exception>
     public StepResult Step()
     {
         ObjectDisposedException.ThrowIf(disposed, this);
-        // An optimizer is not thread-safe; a second Step (or a Dispose) meanwhile would free or corrupt native state
-        // that BLAS is still using, so both are refused rather than left to crash.
-        if (Interlocked.Exchange(ref stepping, 1) != 0)
-        {
-            throw new InvalidOperationException("Shampoo.Step is already running on another thread; an optimizer is not thread-safe.");
-        }
-
-        registry.BeginStep();
+        // An optimizer is not thread-safe; a second Step, a checkpoint or a Dispose meanwhile would read a torn state or
+        // free or overwrite native state that BLAS is still using, so each is refused rather than left to corrupt it.
+        using var use = exclusive.Enter("Step", isStep: true);
+        registry.BeginStep(); // refuses SetLearningRate until the step ends
         try
         {
             return StepExclusive();
@@ -233,7 +248,6 @@ public sealed class Shampoo : ICheckpointable
         finally
         {
             registry.EndStep();
-            Volatile.Write(ref stepping, 0);
         }
     }
 
@@ -249,13 +263,95 @@ public sealed class Shampoo : ICheckpointable
             return new StepResult(false, false, registry.SkipMessage(bad, step));
         }
 
-        AccumulateStatistics();
-        var (pending, message, refreshTime) = RefreshRoots(step);
+        if (!UpdateIsCertainlyFinite(step))
+        {
+            return StepChecked(step, started);
+        }
 
+        var (pending, message, refreshTime) = RunStages(step);
+        foreach (var state in states)
+        {
+            state.AdvanceBounds();
+        }
+
+        StepCount = step;
+        Statistics.StepTime += Stopwatch.GetElapsedTime(started) - refreshTime;
+        return new StepResult(true, pending > 0, message);
+    }
+
+    /// <summary>(b)–(g): statistics, roots, directions, exchange, grafting, update; returns how many blocks refreshed,
+    /// the first failure's or rescale's message and the refresh time.</summary>
+    private (int Pending, string? Message, TimeSpan RefreshTime) RunStages(long step)
+    {
+        var rescaled = AccumulateStatistics(step);
+        var (pending, message, refreshTime) = RefreshRoots(step);
         ComputeDirections(step);
         ExchangeDirections();
         Graft();
         Update(step);
+        return (pending, message ?? rescaled, refreshTime);
+    }
+
+    /// <summary>Whether bounds known before anything changes prove that this step leaves every state finite (always so
+    /// in normal training; see <see cref="ShampooParameterState.UpdateIsCertainlyFinite"/>).</summary>
+    private bool UpdateIsCertainlyFinite(long step)
+    {
+        var magnitudes = registry.GradientMagnitudes;
+        for (var s = 0; s < states.Length; s++)
+        {
+            var o = states[s].Options;
+            if (!states[s].UpdateIsCertainlyFinite(step, step >= o.EffectiveStartPreconditioningStep,
+                    states[s].BlockCount > 0 && IsRefreshStep(o, step), LearningRate(s, step), magnitudes[s], placement.OwnedBlocks(s)))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>A step the bounds could not certify: run with a snapshot of the whole state, and if any parameter or
+    /// state came out non-finite, restore the snapshot (counters and log included) and report the step as not applied.</summary>
+    /// <remarks>Allocates (the snapshot); only steps near the floating-point range take this path. Distributed, every
+    /// rank decides from the same values (parameters, momentum and accumulators are identical on all ranks, and the
+    /// blocks' statistics and roots stay finite by construction), so all ranks agree.</remarks>
+    private StepResult StepChecked(long step, long started)
+    {
+        var snapshot = ExportLocal();
+        var gathered = stateGathered;
+        var saved = (Statistics.RootRefreshes, Statistics.RefreshedBlocks, Statistics.FailedRootBlocks, Statistics.RescaledBlocks,
+            Statistics.RefreshTime, Log: Statistics.Log.ToArray());
+        var (pending, message, refreshTime) = RunStages(step);
+        string? broken = null;
+        foreach (var t in ExportLocal())
+        {
+            if (!FiniteCheck.All<double>(t.Data))
+            {
+                broken = t.Name;
+                break;
+            }
+        }
+
+        if (broken is not null)
+        {
+            Apply(snapshot);
+            stateGathered = gathered;
+            (Statistics.RootRefreshes, Statistics.RefreshedBlocks, Statistics.FailedRootBlocks, Statistics.RescaledBlocks,
+                Statistics.RefreshTime, _) = saved;
+            Statistics.Log.Clear();
+            Statistics.Log.AddRange(saved.Log);
+            Statistics.SkippedSteps++;
+            var refused = string.Create(CultureInfo.InvariantCulture,
+                $"Step {step} not applied: its update would have made '{broken}' NaN or infinite (check the learning rate, weight decay, root p and ε); no state was changed.");
+            Statistics.AddLog(refused);
+            return new StepResult(false, false, refused);
+        }
+
+        foreach (var state in states)
+        {
+            state.MeasureBounds();
+        }
+
         StepCount = step;
         Statistics.StepTime += Stopwatch.GetElapsedTime(started) - refreshTime;
         return new StepResult(true, pending > 0, message);
@@ -264,14 +360,31 @@ public sealed class Shampoo : ICheckpointable
     /// <summary>(a) Throws for unusable buffers; the index of the first parameter with a non-finite gradient, or −1.</summary>
     private int CheckGradients() => registry.CheckGradients();
 
-    /// <summary>(b) Every parameter's statistics; distributed, the Kronecker factors of the owned blocks only.</summary>
-    private void AccumulateStatistics()
+    /// <summary>(b) Every parameter's statistics; distributed, the Kronecker factors of the owned blocks only. Returns
+    /// the message of the first block whose statistics had to be rescaled to stay finite (counted and logged), or null.</summary>
+    private string? AccumulateStatistics(long step)
     {
         stateGathered = !placement.IsDistributed;
+        var magnitudes = registry.GradientMagnitudes;
+        string? first = null;
         for (var s = 0; s < states.Length; s++)
         {
-            states[s].AccumulateStatistics(placement.OwnedBlocks(s));
+            states[s].AccumulateStatistics(placement.OwnedBlocks(s), magnitudes[s]);
+            var rescaled = states[s].Rescaled;
+            for (var b = 0; b < states[s].BlockCount; b++)
+            {
+                if (rescaled[b] != 0)
+                {
+                    Statistics.RescaledBlocks++;
+                    var entry = string.Create(CultureInfo.InvariantCulture,
+                        $"Step {step}: parameter '{states[s].Parameter.Name}' block {b}: statistics scale raised by 2^{rescaled[b]} to stay finite in {states[s].Options.FactorPrecision} (gradient max |g| = {magnitudes[s]:G3})");
+                    Statistics.AddLog(entry);
+                    first ??= entry;
+                }
+            }
         }
+
+        return first;
     }
 
     /// <summary>The blocks whose roots this step refreshes, into <see cref="refreshQueue"/>; returns their number.</summary>
@@ -405,14 +518,16 @@ public sealed class Shampoo : ICheckpointable
 
     /// <inheritdoc />
     /// <remarks>Names: <c>step</c>, <c>learningRates</c> (every group's base rate), then per parameter <c>{name}/value</c>, <c>{name}/momentum</c> (β₁ &gt; 0),
-    /// <c>{name}/shampoo.block{k}.{L,R,Lroot,Rroot,Lbasis,Rbasis,updates,refreshes,failedRefreshes,epsilon,scale,hasRoots}</c>
+    /// <c>{name}/shampoo.block{k}.{L,R,Lroot,Rroot,Lbasis,Rbasis,updates,refreshes,failedRefreshes,epsilon,scale,hasRoots,statisticsExponent}</c>
     /// for a matrix or <c>{name}/diagonal.{v,updates}</c> for a vector, and <c>{name}/grafting.{v,updates}</c>.
     /// Distributed, the same tensors a single process would export, on any rank, once <see cref="GatherState"/> ran on
     /// every rank after the last step.</remarks>
-    /// <exception cref="InvalidOperationException">Distributed, and blocks changed on their owners since the last <see cref="GatherState"/>.</exception>
+    /// <exception cref="InvalidOperationException">Distributed, and blocks changed on their owners since the last
+    /// <see cref="GatherState"/>; or a step (or an import) is running on another thread.</exception>
     public IReadOnlyList<StateTensor> ExportState()
     {
         ObjectDisposedException.ThrowIf(disposed, this);
+        using var use = exclusive.Enter("ExportState");
         if (!stateGathered)
         {
             throw new InvalidOperationException(
@@ -426,9 +541,11 @@ public sealed class Shampoo : ICheckpointable
     /// <summary>Collective: brings every Kronecker block's state from its owner to every rank, so that
     /// <see cref="ExportState"/> on any rank returns what a single process would. A no-op when not distributed.</summary>
     /// <remarks>One broadcast of each block's tensors from its owner; transient memory is one block's state.</remarks>
+    /// <exception cref="InvalidOperationException">A step (or a checkpoint call) is running on another thread.</exception>
     public void GatherState()
     {
         ObjectDisposedException.ThrowIf(disposed, this);
+        using var use = exclusive.Enter("GatherState");
         placement.GatherBlockStates();
         stateGathered = true;
     }
@@ -448,6 +565,7 @@ public sealed class Shampoo : ICheckpointable
     public void ImportState(IReadOnlyList<StateTensor> state)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
+        using var use = exclusive.Enter("ImportState");
         // Not collective: every rank loads the complete state (of any rank count) and keeps it all; the blocks it does
         // not own are simply never read until the next GatherState overwrites them.
         StateTransfer.ImportAllOrNothing(ExportLocal(), state, Apply);
@@ -469,6 +587,7 @@ public sealed class Shampoo : ICheckpointable
     }
 
     /// <summary>Frees every preconditioner and buffer; the parameters stay usable.</summary>
+    /// <exception cref="InvalidOperationException">A step or a checkpoint call is running on another thread (nothing is freed).</exception>
     public void Dispose()
     {
         if (disposed)
@@ -476,11 +595,7 @@ public sealed class Shampoo : ICheckpointable
             return;
         }
 
-        if (Volatile.Read(ref stepping) != 0)
-        {
-            throw new InvalidOperationException("Shampoo.Dispose was called while Step is running on another thread.");
-        }
-
+        using var use = exclusive.Enter("Dispose");
         disposed = true;
         scheduler?.Dispose();
         foreach (var state in states)

@@ -25,9 +25,28 @@ internal abstract class ShampooParameterState : IDisposable
     /// <summary>Where one Kronecker block lies in the parameter's matrix view.</summary>
     public abstract MatrixBlock BlockArea(int block);
 
-    /// <summary>(b) Copies the validated gradient into the factor precision and accumulates every statistic, the
-    /// Kronecker factors only of the blocks marked in <paramref name="owned"/> (all of them when it is empty).</summary>
-    public abstract void AccumulateStatistics(ReadOnlySpan<bool> owned);
+    /// <summary>(b) Copies the validated gradient (max |g| = <paramref name="magnitude"/>) into the factor precision
+    /// and accumulates every statistic, the Kronecker factors only of the blocks marked in <paramref name="owned"/>
+    /// (all of them when it is empty); a block whose statistics had to be rescaled to stay finite is listed in
+    /// <see cref="Rescaled"/>.</summary>
+    public abstract void AccumulateStatistics(ReadOnlySpan<bool> owned, double magnitude);
+
+    /// <summary>Per block, k when the last <see cref="AccumulateStatistics"/> rescaled its statistics by 2^-k, else 0.</summary>
+    public abstract ReadOnlySpan<int> Rescaled { get; }
+
+    /// <summary>Whether this step's update is certain, from bounds known before anything changes, to leave every value,
+    /// momentum and accumulator finite (false means: run the step checked, so it can be undone).</summary>
+    /// <remarks>Bounds: |σD_i| ≤ ‖P_b‖_F ≤ (bound of |P_i|)·√(cells) for a grafted block, s·‖Ľ‖_F·‖Ř‖_F·max|g|·√(cells)
+    /// without grafting (new roots bounded by ε^{-1/p}); |m'| ≤ β₁·(bound of |m|) + (1−β₁)·|σD|; |W'| ≤ |W|·|1 − ηλ| + η·|u|.
+    /// Costs one read of the values (max |W|, which the caller may change between steps).</remarks>
+    public abstract bool UpdateIsCertainlyFinite(long step, bool precondition, bool refreshing, double learningRate, double magnitude,
+        ReadOnlySpan<bool> owned);
+
+    /// <summary>After a step <see cref="UpdateIsCertainlyFinite"/> certified: the momentum bound becomes the step's.</summary>
+    public abstract void AdvanceBounds();
+
+    /// <summary>Measures the momentum bound exactly (after a checked step, or an import).</summary>
+    public abstract void MeasureBounds();
 
     /// <summary>(c) Recomputes the roots of one block; safe to call for different blocks concurrently.</summary>
     public abstract RootRefreshResult RefreshBlock(int block);

@@ -29,6 +29,10 @@ internal sealed class ShampooParameterState<T> : ShampooParameterState where T :
     private readonly AlignedArray<T> gradient;
     private readonly AlignedArray<T> direction;
     private readonly AlignedArray<T>? momentum;
+    private readonly int[] rescaled;
+    // An upper bound of max |m|: exact after construction, import or a checked step, then advanced by each step's bound.
+    private double momentumBound;
+    private double nextMomentumBound;
 
     public ShampooParameterState(Parameter parameter, ShampooOptions options, BlasBackend? blas)
         : base(parameter, options)
@@ -58,6 +62,7 @@ internal sealed class ShampooParameterState<T> : ShampooParameterState where T :
             gradient = new AlignedArray<T>(parameter.Length);
             direction = new AlignedArray<T>(parameter.Length);
             momentum = options.Beta1 > 0 ? new AlignedArray<T>(parameter.Length) : null;
+            rescaled = new int[Math.Max(shampoo?.Blocks.Count ?? 0, 1)];
         }
         catch
         {
@@ -76,7 +81,9 @@ internal sealed class ShampooParameterState<T> : ShampooParameterState where T :
 
     public override MatrixBlock BlockArea(int block) => shampoo!.Layout[block];
 
-    public override void AccumulateStatistics(ReadOnlySpan<bool> owned)
+    public override ReadOnlySpan<int> Rescaled => rescaled;
+
+    public override void AccumulateStatistics(ReadOnlySpan<bool> owned, double magnitude)
     {
         var g = gradient.Span;
         if (Parameter.ElementType == ParameterPrecision.Single)
@@ -92,10 +99,7 @@ internal sealed class ShampooParameterState<T> : ShampooParameterState where T :
             var whole = new ReadOnlyMatrixView<T>(g, rows, cols);
             for (var b = 0; b < shampoo.Blocks.Count; b++)
             {
-                if (owned.IsEmpty || owned[b])
-                {
-                    shampoo.UpdateBlock(b, whole);
-                }
+                rescaled[b] = owned.IsEmpty || owned[b] ? shampoo.UpdateBlock(b, whole, magnitude) : 0;
             }
         }
         else
@@ -150,6 +154,105 @@ internal sealed class ShampooParameterState<T> : ShampooParameterState where T :
             scales[0] = precondition ? GraftScale(WholeParameter) : 1.0;
         }
     }
+
+    public override bool UpdateIsCertainlyFinite(long step, bool precondition, bool refreshing, double learningRate, double magnitude,
+        ReadOnlySpan<bool> owned)
+    {
+        var limit = Limit<T>();
+        // The gradient in T, and fp64 accumulators summing (1−β)·g² over at most 2^53 steps.
+        if (!(magnitude <= limit && magnitude * magnitude <= Math.ScaleB(double.MaxValue, -60)))
+        {
+            return false;
+        }
+
+        var o = Options;
+        var graftStep = GraftingStepBound(magnitude);
+        double direction;
+        if (!precondition)
+        {
+            direction = graftStep;
+        }
+        else if (shampoo is null)
+        {
+            direction = o.Grafting == GraftingType.None ? DiagonalStepBound(o.Beta2) : graftStep * Math.Sqrt(Parameter.Length);
+        }
+        else
+        {
+            direction = 0;
+            for (var b = 0; b < shampoo.Blocks.Count; b++)
+            {
+                var area = shampoo.Layout[b];
+                var cells = (double)area.Rows * area.Cols;
+                double bound;
+                if (o.Grafting != GraftingType.None)
+                {
+                    // ‖σD‖_F = ‖P‖_F, or 0 for a degenerate D (see GraftScale).
+                    bound = graftStep * Math.Sqrt(cells);
+                }
+                else if (!owned.IsEmpty && !owned[b])
+                {
+                    return false;
+                }
+                else
+                {
+                    var block = shampoo.Blocks[b];
+                    var alpha = o.Beta2 == 1.0 ? 1.0 : 1.0 - o.Beta2;
+                    var gain = refreshing ? block.DirectionGainBound(
+                        Math.ScaleB(block.Factors.Trace, block.Factors.Exponent) + (alpha * magnitude * magnitude * cells)) : block.DirectionGain;
+                    bound = gain * magnitude * Math.Sqrt(cells);
+                }
+
+                direction = Math.Max(direction, bound);
+            }
+        }
+
+        // Room for the rounding of every product and sum above.
+        direction *= 2;
+        var k = new UpdateCoefficients<T>(o, step, learningRate);
+        double u;
+        if (momentum is not null)
+        {
+            nextMomentumBound = (o.Beta1 * momentumBound) + ((1 - o.Beta1) * direction);
+            u = (Math.Abs(double.CreateTruncating(k.FromMomentum)) * nextMomentumBound) + (Math.Abs(double.CreateTruncating(k.FromDirection)) * direction);
+            if (!(nextMomentumBound <= limit))
+            {
+                return false;
+            }
+        }
+        else
+        {
+            u = direction;
+        }
+
+        var values = Parameter.ElementType == ParameterPrecision.Single
+            ? FiniteCheck.MaxMagnitude<float>(Parameter.GetValues<float>())
+            : FiniteCheck.MaxMagnitude<double>(Parameter.GetValues<double>());
+        var valueLimit = Parameter.ElementType == ParameterPrecision.Single ? Limit<float>() : Limit<double>();
+        var decay = Math.Abs(k.DecayDouble);
+        var next = (values * decay) + (learningRate * u);
+        return u <= limit && learningRate <= limit && decay <= limit && next <= valueLimit;
+    }
+
+    public override void AdvanceBounds() => momentumBound = nextMomentumBound;
+
+    public override void MeasureBounds() =>
+        momentumBound = momentum is null ? 0 : FiniteCheck.MaxMagnitude<T>(momentum.Span);
+
+    /// <summary>The largest magnitude the certainty test lets a value of <typeparamref name="TX"/> reach: 2^-16 of its
+    /// largest finite value.</summary>
+    private static double Limit<TX>() where TX : unmanaged, IFloatingPointIeee754<TX> =>
+        Math.ScaleB(FiniteCheck.LargestFinite<TX>(), -16);
+
+    /// <summary>An upper bound of |P_i| for the grafting method's step P (its direction before preconditioning starts).</summary>
+    /// <remarks>Adagrad's v ≥ g² and RMSprop/Adam's v ≥ (1−β)g² (bias correction only raises v/c), so |g|/(√(v/c) + ε)
+    /// is at most 1 or 1/√(1−β); None and Sgd step along g.</remarks>
+    private double GraftingStepBound(double magnitude) => Options.Grafting switch
+    {
+        GraftingType.None or GraftingType.Sgd => magnitude,
+        _ => DiagonalStepBound(Options.EffectiveGraftingBeta2),
+    };
+
+    private static double DiagonalStepBound(double beta2) => beta2 >= 1.0 ? 1.0 : 1.0 / Math.Sqrt(1.0 - beta2);
 
     public override void Update(long step, bool precondition, double learningRate, ReadOnlySpan<double> scales)
     {
@@ -233,7 +336,20 @@ internal sealed class ShampooParameterState<T> : ShampooParameterState where T :
             shampooSquares += SumOfSquares(d.Slice(offset, block.Cols));
         }
 
-        return shampooSquares > 0 ? Math.Sqrt(graftSquares) / Math.Sqrt(shampooSquares) : 0.0;
+        var scale = shampooSquares > 0 ? Math.Sqrt(graftSquares) / Math.Sqrt(shampooSquares) : 0.0;
+        if (!double.IsFinite(shampooSquares) || !(scale <= FiniteCheck.LargestFinite<T>()))
+        {
+            // A direction that overflowed, or so small that its grafting scale would overflow T, would make σ·D
+            // non-finite: the block is degenerate like a zero direction, and stays zero.
+            for (var i = 0; i < block.Rows; i++)
+            {
+                direction.Span.Slice(((block.Row + i) * cols) + block.Col, block.Cols).Clear();
+            }
+
+            return 0.0;
+        }
+
+        return scale;
     }
 
     /// <summary>Σ x² accumulated in fp64 (a 1024×1024 block summed in fp32 would lose about three digits of its norm), in
@@ -324,6 +440,8 @@ internal sealed class ShampooParameterState<T> : ShampooParameterState where T :
         {
             Precision.Convert<double, T>(saved.Data, momentum!.Span);
         }
+
+        MeasureBounds();
     }
 
     public override void Dispose()

@@ -62,18 +62,20 @@ public sealed class BlockedShampooPreconditioner<T> : IPreconditioner where T : 
         // The whole matrix is checked first, so a bad element in the last block cannot leave earlier blocks updated.
         GradientGuard.Check(gradient, Rows * Cols, Rows, Cols);
         var g = AsT(gradient);
+        var magnitude = FiniteCheck.MaxMagnitude<T>(g.Data);
         for (var b = 0; b < blocks.Length; b++)
         {
             var block = layout[b];
-            blocks[b].UpdateCore(g.Slice(block.Row, block.Col, block.Rows, block.Cols));
+            blocks[b].UpdateCore(g.Slice(block.Row, block.Col, block.Rows, block.Cols), magnitude);
         }
     }
 
-    /// <summary>Accumulates one block only (validated caller: the optimizer, which checks the whole gradient first).</summary>
-    internal void UpdateBlock(int index, ReadOnlyMatrixView<T> wholeGradient)
+    /// <summary>Accumulates one block only (validated caller: the optimizer, which checks the whole gradient first and
+    /// knows its largest magnitude); returns k when the block's statistics were rescaled by 2^-k, else 0.</summary>
+    internal int UpdateBlock(int index, ReadOnlyMatrixView<T> wholeGradient, double magnitude)
     {
         var block = layout[index];
-        blocks[index].UpdateCore(wholeGradient.Slice(block.Row, block.Col, block.Rows, block.Cols));
+        return blocks[index].UpdateCore(wholeGradient.Slice(block.Row, block.Col, block.Rows, block.Cols), magnitude);
     }
 
     /// <inheritdoc />

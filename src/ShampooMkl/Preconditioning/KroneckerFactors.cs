@@ -98,6 +98,51 @@ public sealed class KroneckerFactors<T> : IDisposable where T : unmanaged, IFloa
         Count++;
     }
 
+    /// <summary>The even exponent e ≥ 0 of the statistics' scale: the statistics are 2^e·L and 2^e·R, with L and R as
+    /// stored (0, the stored factors themselves, unless a rescale was needed to stay finite in <typeparamref name="T"/>).</summary>
+    public int Exponent { get; private set; }
+
+    /// <summary>The even k ≥ 0 by which <see cref="Exponent"/> must grow so that an update by a gradient of
+    /// max |g| ≤ <paramref name="magnitude"/> keeps every stored entry of L and R below <typeparamref name="T"/>'s
+    /// largest value with room for rounding (0 when it fits, as it always does in normal training).</summary>
+    /// <remarks>L and R are positive semi-definite with Tr L = Tr R, so no entry exceeds the trace, and the stored trace
+    /// after the update is at most β₂·Tr + (1−β₂)·2^-e·max|g|²·m·n (β₂ = 1: Tr + 2^-e·max|g|²·m·n).</remarks>
+    internal int OverflowExponent(double magnitude)
+    {
+        var alpha = Beta2 == 1.0 ? 1.0 : 1.0 - Beta2;
+        var history = (Beta2 == 1.0 ? 1.0 : Beta2) * Trace;
+        var log2Limit = Math.Log2(FiniteCheck.LargestFinite<T>()) - 8;
+        var log2Gradient = Math.Log2(alpha) + (2 * Math.Log2(magnitude)) + Math.Log2((double)Rows * Cols) - Exponent;
+        // log2(a + b) ≤ max(log2 a, log2 b) + 1.
+        var log2Need = Math.Max(log2Gradient, Math.Log2(history)) + 1;
+        if (!(log2Need > log2Limit))
+        {
+            return 0;
+        }
+
+        var k = (int)Math.Min(Math.Ceiling(log2Need - log2Limit), 2000);
+        return k + (k & 1);
+    }
+
+    /// <summary>Raises <see cref="Exponent"/> by the even <paramref name="k"/>: the stored L and R are multiplied by 2^-k
+    /// (exact unless entries become subnormal), the statistics they represent unchanged.</summary>
+    internal void Rescale(int k)
+    {
+        var factor = T.CreateTruncating(Math.ScaleB(1.0, -k));
+        System.Numerics.Tensors.TensorPrimitives.Multiply<T>(left.Span, factor, left.Span);
+        System.Numerics.Tensors.TensorPrimitives.Multiply<T>(right.Span, factor, right.Span);
+        Exponent += k;
+    }
+
+    /// <summary>Sets L and R to zero, keeping the update count (the recovery of statistics that are not finite).</summary>
+    internal void Clear()
+    {
+        left.Span.Clear();
+        right.Span.Clear();
+        lowerStale = false;
+        Exponent = 0;
+    }
+
     private void EnsureSymmetric()
     {
         if (lowerStale)
@@ -111,8 +156,9 @@ public sealed class KroneckerFactors<T> : IDisposable where T : unmanaged, IFloa
     /// <summary>The bias-correction divisor 1 − β₂ᵗ for EMA statistics (1 for sums or before any update).</summary>
     public double BiasCorrection => Beta2 == 1.0 || Count == 0 ? 1.0 : 1.0 - Math.Pow(Beta2, Count);
 
-    internal void Restore(ReadOnlySpan<double> l, ReadOnlySpan<double> r, long count)
+    internal void Restore(ReadOnlySpan<double> l, ReadOnlySpan<double> r, long count, int exponent)
     {
+        Exponent = exponent;
         Precision.Convert(l, left.Span);
         Precision.Convert(r, right.Span);
         // The upper triangle is the statistic (it is all syrk reads); the lower one is derived from it.

@@ -93,11 +93,42 @@ public sealed class ShampooPreconditioner<T> : IPreconditioner where T : unmanag
     private void Update<TIn>(ReadOnlySpan<TIn> gradient) where TIn : unmanaged, IFloatingPointIeee754<TIn>
     {
         GradientGuard.Check(gradient, Rows * Cols, Rows, Cols);
-        UpdateCore(AsT(gradient));
+        var g = AsT(gradient);
+        UpdateCore(g, FiniteCheck.MaxMagnitude<T>(g.Data));
     }
 
-    /// <summary>Accumulates a validated gradient view (possibly strided into a larger matrix).</summary>
-    internal void UpdateCore(ReadOnlyMatrixView<T> gradient) => factors.Accumulate(gradient);
+    /// <summary>Accumulates a validated gradient view (possibly strided into a larger matrix) whose elements are at most
+    /// <paramref name="magnitude"/> in absolute value; returns k when the statistics' scale had to grow by 2^k, else 0.</summary>
+    /// <remarks>When the stored L and R would leave <typeparamref name="T"/>'s range (fp32 statistics of gradients near
+    /// 1e19, or sums that grew that far), the block keeps its statistics as 2^e times the stored factors
+    /// (<see cref="KroneckerFactors{T}.Exponent"/>): the stored factors are multiplied by 2^-k, e grows by k, and from then
+    /// on each gradient is accumulated as 2^{-e/2}·G (in a scratch buffer). The roots use ε·2^-e and fold 2^{-2e/p} into
+    /// the direction scale, so the preconditioner is the same operator as without the rescale, up to rounding (and
+    /// entries that fall below T's smallest normal value). With e = 0, as in normal training, updates run exactly as before.</remarks>
+    internal int UpdateCore(ReadOnlyMatrixView<T> gradient, double magnitude)
+    {
+        var k = factors.OverflowExponent(magnitude);
+        if (k > 0)
+        {
+            factors.Rescale(k);
+        }
+
+        if (factors.Exponent == 0)
+        {
+            factors.Accumulate(gradient);
+            return 0;
+        }
+
+        var scaled = new MatrixView<T>(product.Span, Rows, Cols);
+        var half = T.CreateTruncating(Math.ScaleB(1.0, -factors.Exponent / 2));
+        for (var i = 0; i < Rows; i++)
+        {
+            System.Numerics.Tensors.TensorPrimitives.Multiply<T>(gradient.Row(i), half, scaled.Row(i));
+        }
+
+        factors.Accumulate(scaled.AsReadOnly());
+        return k;
+    }
 
     /// <inheritdoc />
     public void Precondition(ReadOnlySpan<float> gradient, Span<float> direction) => Precondition<float>(gradient, direction);
@@ -155,18 +186,47 @@ public sealed class ShampooPreconditioner<T> : IPreconditioner where T : unmanag
 
         // Bias correction: (L/c + εI)^{-1/p} = c^{1/p}·(L + cεI)^{-1/p}, so the factors are never copied.
         var correction = options.BiasCorrection ? factors.BiasCorrection : 1.0;
-        var eps = Epsilon * correction;
+        // Statistics kept as 2^e·L: (2^e·L/c + εI)^{-1/p} = 2^{-e/p}·(L/c + 2^-e·εI)^{-1/p} (e = 0: no change).
+        var exponent = factors.Exponent;
+        var eps = exponent == 0 ? Epsilon * correction : Math.ScaleB(Epsilon * correction, -exponent);
         using var leftNew = BufferPool.Shared.Rent<T>(Rows * Rows);
         using var rightNew = BufferPool.Shared.Rent<T>(Cols * Cols);
         var leftStatus = leftSolver.Compute<T>(factors.Left, options.Root, eps, new MatrixView<T>(leftNew.Span, Rows, Rows), method);
         var rightStatus = leftStatus == InverseRootStatus.Success
             ? rightSolver.Compute<T>(factors.Right, options.Root, eps, new MatrixView<T>(rightNew.Span, Cols, Cols), method)
             : InverseRootStatus.Success;
+        var scale = Math.Pow(correction, 2.0 / options.Root);
+        if (options.TraceNormalized)
+        {
+            scale *= Math.Pow(factors.Trace / correction, 1.0 / options.Root);
+        }
+
+        if (exponent != 0)
+        {
+            // 2^{-e/p} from each root, 2^{e/p} from the trace.
+            scale *= Math.Pow(2.0, (options.TraceNormalized ? -1.0 : -2.0) * exponent / options.Root);
+        }
+
+        // The scale multiplies every direction in T: one that is not a positive finite T is a failed refresh too.
+        if (leftStatus == InverseRootStatus.Success && rightStatus == InverseRootStatus.Success &&
+            !(scale > 0 && scale <= FiniteCheck.LargestFinite<T>()))
+        {
+            rightStatus = InverseRootStatus.NonFiniteResult;
+        }
+
+        if (leftStatus == InverseRootStatus.NonFiniteInput || rightStatus == InverseRootStatus.NonFiniteInput)
+        {
+            // Statistics that are not finite (which the optimizer's rescaling prevents) would fail every later refresh:
+            // start them again from zero rather than never recover.
+            factors.Clear();
+        }
+
         if (leftStatus != InverseRootStatus.Success || rightStatus != InverseRootStatus.Success)
         {
             // Keep the previous pair (never mix an old L-root with a new R-root) and make the next attempt better conditioned.
             FailedRefreshes++;
-            Epsilon *= options.EpsilonGrowthOnFailure;
+            // Capped so that ε itself stays finite however many refreshes fail.
+            Epsilon = Math.Min(Epsilon * options.EpsilonGrowthOnFailure, double.MaxValue);
             if (Epsilon == 0)
             {
                 Epsilon = 1e-12;
@@ -178,16 +238,29 @@ public sealed class ShampooPreconditioner<T> : IPreconditioner where T : unmanag
 
         leftNew.Span.CopyTo(leftRoot.Span);
         rightNew.Span.CopyTo(rightRoot.Span);
-        var scale = Math.Pow(correction, 2.0 / options.Root);
-        if (options.TraceNormalized)
-        {
-            scale *= Math.Pow(factors.Trace / correction, 1.0 / options.Root);
-        }
-
         DirectionScale = scale;
         HasRoots = true;
+        DirectionGain = MeasureDirectionGain();
         return new RootRefreshResult(true, 1, 0, null);
     }
+
+    /// <summary>An upper bound of ‖D‖_F / ‖G‖_F with the roots in force: s·‖Ľ‖_F·‖Ř‖_F (1 before the first refresh).</summary>
+    internal double DirectionGain { get; private set; } = 1.0;
+
+    /// <summary>An upper bound of <see cref="DirectionGain"/> after this step's update and refresh, whatever the refresh's
+    /// outcome, known before either runs: every eigenvalue of (L/c + εI)^{-1/p} is at most ε^{-1/p}.</summary>
+    /// <param name="traceBound">An upper bound of Tr L after the update.</param>
+    internal double DirectionGainBound(double traceBound)
+    {
+        var c = options.BiasCorrection && options.Beta2 < 1.0 ? 1.0 - Math.Pow(options.Beta2, factors.Count + 1) : 1.0;
+        var rootBound = Math.Pow(Epsilon * c, -1.0 / options.Root) * Math.Pow(c, 1.0 / options.Root);
+        var scale = options.TraceNormalized ? Math.Pow(traceBound / c, 1.0 / options.Root) : 1.0;
+        var fresh = scale * Math.Sqrt(Rows) * rootBound * Math.Sqrt(Cols) * rootBound;
+        return double.IsNaN(fresh) ? double.PositiveInfinity : Math.Max(DirectionGain, fresh);
+    }
+
+    private double MeasureDirectionGain() => !HasRoots ? 1.0 :
+        DirectionScale * Math.Sqrt(FixedOrderSum.SumOfSquares<T>(leftRoot.Span)) * Math.Sqrt(FixedOrderSum.SumOfSquares<T>(rightRoot.Span));
 
     private ReadOnlyMatrixView<T> AsT<TIn>(ReadOnlySpan<TIn> gradient) where TIn : unmanaged
     {
@@ -218,6 +291,7 @@ public sealed class ShampooPreconditioner<T> : IPreconditioner where T : unmanag
         StateTensor.Scalar(prefix + "epsilon", Epsilon),
         StateTensor.Scalar(prefix + "scale", DirectionScale),
         StateTensor.Scalar(prefix + "hasRoots", HasRoots ? 1 : 0),
+        StateTensor.Scalar(prefix + "statisticsExponent", factors.Exponent),
     ];
 
     /// <inheritdoc />
@@ -239,7 +313,8 @@ public sealed class ShampooPreconditioner<T> : IPreconditioner where T : unmanag
         var eps = StateTensorLookup.Scalar(state, prefix + "epsilon");
         var scale = StateTensorLookup.Scalar(state, prefix + "scale");
         var hasRoots = StateTensorLookup.Scalar(state, prefix + "hasRoots");
-        factors.Restore(l.Data, r.Data, (long)updates);
+        var exponent = StateTensorLookup.Scalar(state, prefix + "statisticsExponent");
+        factors.Restore(l.Data, r.Data, (long)updates, (int)exponent);
         Precision.Convert<double, T>(lr.Data, leftRoot.Span);
         Precision.Convert<double, T>(rr.Data, rightRoot.Span);
         leftSolver.RestoreEigenbasis(lb);
@@ -249,6 +324,7 @@ public sealed class ShampooPreconditioner<T> : IPreconditioner where T : unmanag
         Epsilon = eps;
         DirectionScale = scale;
         HasRoots = hasRoots != 0;
+        DirectionGain = MeasureDirectionGain();
     }
 
     /// <summary>Runs every check <see cref="ImportState(IReadOnlyList{StateTensor}, string)"/> runs, without changing
@@ -268,6 +344,12 @@ public sealed class ShampooPreconditioner<T> : IPreconditioner where T : unmanag
         var eps = StateTensorLookup.Scalar(state, prefix + "epsilon");
         var scale = StateTensorLookup.Scalar(state, prefix + "scale");
         StateTensorLookup.Scalar(state, prefix + "hasRoots");
+        var exponent = StateTensorLookup.Scalar(state, prefix + "statisticsExponent");
+        if (!(exponent >= 0 && exponent <= 1 << 20 && exponent % 2 == 0))
+        {
+            throw new InvalidDataException($"State of the {Rows}×{Cols} block '{prefix}' has statistics exponent {exponent}; it must be an even integer ≥ 0.");
+        }
+
         if (updates < 0 || refreshes < 0 || failed < 0 || eps < 0 || !(scale > 0))
         {
             throw new InvalidDataException($"State of the {Rows}×{Cols} block '{prefix}' has out-of-range counters.");

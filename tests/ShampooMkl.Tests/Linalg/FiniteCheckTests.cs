@@ -25,6 +25,33 @@ public class FiniteCheckTests
         Assert.True(FiniteCheck.All(Span<float>.Empty));
     }
 
+    [Fact]
+    public void MaxMagnitude_IsTheLargestAbsoluteValue_OrInfinityForAnyNonFinite_Double() => MaxMagnitudeEverywhere<double>();
+
+    [Fact]
+    public void MaxMagnitude_IsTheLargestAbsoluteValue_OrInfinityForAnyNonFinite_Single() => MaxMagnitudeEverywhere<float>();
+
+    [Fact]
+    public void MaxMagnitude_OfAnEmptySpan_IsZero() => Assert.Equal(0.0, FiniteCheck.MaxMagnitude(ReadOnlySpan<double>.Empty));
+
+    private static void MaxMagnitudeEverywhere<T>() where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        foreach (var n in Lengths<T>())
+        {
+            for (var at = 0; at < n; at++)
+            {
+                var values = Enumerable.Range(0, n).Select(i => T.CreateTruncating(((i % 3) - 1) * 0.5)).ToArray();
+                values[at] = -T.CreateTruncating(7.25);
+                Assert.Equal(7.25, FiniteCheck.MaxMagnitude<T>(values));
+                foreach (var bad in new[] { T.NaN, T.PositiveInfinity, T.NegativeInfinity })
+                {
+                    values[at] = bad;
+                    Assert.Equal(double.PositiveInfinity, FiniteCheck.MaxMagnitude<T>(values));
+                }
+            }
+        }
+    }
+
     // Lengths cover: shorter than one vector (tail only), exactly whole vectors (body only), and body + tail.
     private static int[] Lengths<T>() where T : struct =>
         [1, Vector<T>.Count - 1, Vector<T>.Count, (3 * Vector<T>.Count) + 3];

@@ -69,7 +69,8 @@ public class DistributedRefreshTests
     [Fact]
     public void FailingBlocks_AreCountedAndLoggedAlike_OnEveryRank_AsInOneProcess()
     {
-        // A finite gradient whose square overflows fp32 in one of two blocks: that block's root fails, the other's succeeds.
+        // p = 1/1000: the block with eigenvalues below 1 gets an infinite root and fails; the other's eigenvalues are all
+        // near 10⁴, so its root is 0 (finite) and succeeds.
         var options = ShampooOptions.Shampoo with
         {
             FactorPrecision = FactorPrecision.Single,
@@ -79,12 +80,16 @@ public class DistributedRefreshTests
             Beta1 = 0,
             LearningRate = 1e-22,
             RefreshParallelism = 1,
+            Root = 1e-3,
         };
         Parameter[] Model(out float[] gradient)
         {
             var w = new Parameter("w", new float[32], 8, 4);
-            gradient = SeededRandom.GaussianSingle(3, 32);
-            gradient.AsSpan(0, 16).Fill(1e20f);
+            gradient = SeededRandom.GaussianSingle(3, 32).Select(x => 0.01f * x).ToArray();
+            for (var i = 0; i < 4; i++)
+            {
+                gradient[16 + (4 * i) + i] = 100f;
+            }
             gradient.CopyTo(w.Gradient, 0);
             return [w];
         }
@@ -120,7 +125,7 @@ public class DistributedRefreshTests
     }
 
     /// <summary>Runs <paramref name="body"/> once per rank on its own thread and rethrows the first failure.</summary>
-    private static void RunRanks(Action<int, ICommunicator> body)
+    internal static void RunRanks(Action<int, ICommunicator> body)
     {
         var communicators = InProcessCommunicator.Create(Ranks);
         var errors = new Exception?[Ranks];

@@ -122,14 +122,15 @@ public class TrainingTests
     [Fact]
     public void FailedRoot_KeepsPreviousRoots_GrowsEpsilon_AndIsLogged()
     {
-        // A finite gradient whose square overflows fp32: the fp32 statistics become infinite, so the root fails.
+        // L = GGᵀ of a 4×3 gradient is singular, so with p = 1/1000 its root (0 + ε)^{-1000} is infinite and fails.
         var w = new Parameter("layer.weight", new float[12], 4, 3);
         var options = ShampooOptions.Shampoo with
         {
-            FactorPrecision = FactorPrecision.Single, PreconditionFrequency = 1, Grafting = GraftingType.Sgd, Beta1 = 0, LearningRate = 1e-22,
+            FactorPrecision = FactorPrecision.Single, PreconditionFrequency = 1, Grafting = GraftingType.Sgd, Beta1 = 0, LearningRate = 0.02,
+            Root = 1e-3,
         };
         using var optimizer = new Shampoo([w], options);
-        w.Gradient.AsSpan().Fill(1e20f);
+        w.Gradient.AsSpan().Fill(0.5f);
 
         var result = optimizer.Step();
 
@@ -145,12 +146,17 @@ public class TrainingTests
         // No roots yet: the direction is the gradient grafted to its own norm, so W = −lr·G exactly.
         Assert.All(w.Value, v => Assert.Equal(-1e-2f, v, 1e-8f));
 
-        for (var i = 0; i < OptimizerStatistics.MaxLogEntries + 5; i++)
+        // With ε kept (growth 1) every refresh fails again, and the log keeps only the newest entries.
+        var v = new Parameter("layer.weight", new float[12], 4, 3);
+        using var stubborn = new Shampoo([v], options with { EpsilonGrowthOnFailure = 1 });
+        v.Gradient.AsSpan().Fill(0.5f);
+        for (var i = 0; i < OptimizerStatistics.MaxLogEntries + 6; i++)
         {
-            optimizer.Step();
+            stubborn.Step();
         }
 
-        Assert.Equal(OptimizerStatistics.MaxLogEntries, optimizer.Statistics.Log.Count);
-        Assert.StartsWith("Step 106:", optimizer.Statistics.Log[^1]);
+        Assert.Equal(OptimizerStatistics.MaxLogEntries + 6, stubborn.Statistics.FailedRootBlocks);
+        Assert.Equal(OptimizerStatistics.MaxLogEntries, stubborn.Statistics.Log.Count);
+        Assert.StartsWith("Step 106:", stubborn.Statistics.Log[^1]);
     }
 }

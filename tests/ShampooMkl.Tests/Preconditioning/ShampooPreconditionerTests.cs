@@ -200,8 +200,9 @@ public class ShampooPreconditionerTests
     [Fact]
     public void FailedRefresh_KeepsPreviousRoots_AndRaisesEpsilon()
     {
-        // With ε = 0 a zero statistic has no inverse root: the refresh must fail without touching the roots.
-        var options = ShampooPreconditionerOptions.Shampoo with { Epsilon = 0 };
+        // With ε = 0 a zero statistic has no inverse root: the refresh must fail without touching the roots. p = 1/1000
+        // and β₂ = 0.5 make a later failure easy to cause with finite statistics (they shrink under zero gradients).
+        var options = ShampooPreconditionerOptions.Shampoo with { Epsilon = 0, Root = 1e-3, Beta2 = 0.5, BiasCorrection = false };
         using var p = new ShampooPreconditioner<double>(2, 2, options);
         var result = p.RefreshRoots();
         Assert.False(result.Succeeded);
@@ -209,15 +210,20 @@ public class ShampooPreconditionerTests
         Assert.False(p.HasRoots);
         Assert.Equal(1e-12, p.Epsilon);
 
-        // Now succeed, then fail through a finite gradient whose square overflows the statistics: the good roots survive.
+        // Now succeed (L = ½I, root 2^1000), then fail once zero gradients shrank L to 2^-4·I, whose root 2^4000
+        // overflows: the good roots survive.
         p.Update(new double[] { 1, 0, 0, 1 });
         Assert.True(p.RefreshRoots().Succeeded);
         var leftBefore = p.LeftRoot.ToArray();
         var rightBefore = p.RightRoot.ToArray();
-        p.Update(new double[] { 1e200, 0, 0, 1e200 });
+        for (var i = 0; i < 3; i++)
+        {
+            p.Update(new double[4]);
+        }
+
         var failed = p.RefreshRoots();
         Assert.False(failed.Succeeded);
-        Assert.Contains("NonFiniteInput", failed.Detail);
+        Assert.Contains("NonFiniteResult", failed.Detail);
         Assert.Equal(leftBefore, p.LeftRoot.ToArray());
         Assert.Equal(rightBefore, p.RightRoot.ToArray());
         Assert.Equal(2, p.FailedRefreshes);
