@@ -1,4 +1,5 @@
 using System.Text.Json;
+using ShampooMkl.IO;
 
 namespace ShampooMkl.Analysis.Data;
 
@@ -21,6 +22,9 @@ public static class MnistDataset
     public const int TrainCount = 8_000;
 
     public const int TestCount = TotalCount - TrainCount;
+
+    // The package's digit files are about 2 MB each; a far larger one is not one of them and is not read into memory.
+    private const long MaxDigitFileBytes = 16 << 20;
 
     /// <summary>Images per digit in the package; the classes are not balanced, so code must not assume 1,000.</summary>
     public static IReadOnlyList<int> PackageClassCounts { get; } =
@@ -105,7 +109,7 @@ public static class MnistDataset
         byte[] json;
         try
         {
-            json = File.ReadAllBytes(path);
+            json = RegularFile.ReadAllBytes(path, MaxDigitFileBytes);
         }
         catch (FileNotFoundException ex)
         {

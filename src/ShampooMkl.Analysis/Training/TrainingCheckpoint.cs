@@ -1,4 +1,5 @@
 using System.Text.Json;
+using ShampooMkl.IO;
 using ShampooMkl.Optim;
 
 namespace ShampooMkl.Analysis.Training;
@@ -17,22 +18,28 @@ public static class TrainingCheckpoint
 
     private const int FormatVersion = 1;
 
+    // An index is a few kB even after thousands of epochs; anything far larger is not one (and is not read into memory).
+    private const long MaxIndexBytes = 16 << 20;
+
     /// <summary>Whether <paramref name="directory"/> holds a checkpoint index.</summary>
-    public static bool Exists(string directory) => File.Exists(Path.Combine(directory, IndexFileName));
+    /// <remarks>Anything at the index's path counts (a directory or FIFO there is refused by <see cref="ReadIndex"/>,
+    /// rather than taken for "no checkpoint").</remarks>
+    public static bool Exists(string directory) => Path.Exists(Path.Combine(directory, IndexFileName));
 
     /// <summary>Reads the index without restoring anything (e.g. to show what a resume would continue from).</summary>
-    /// <exception cref="InvalidDataException">The index is missing or damaged.</exception>
+    /// <exception cref="InvalidDataException">The index is missing or damaged, larger than 16 MiB, or not a regular file
+    /// (a directory, FIFO, device, or a link to one).</exception>
     public static TrainingCheckpointState ReadIndex(string directory)
     {
         var path = Path.Combine(directory, IndexFileName);
-        if (!File.Exists(path))
+        if (!Path.Exists(path))
         {
             throw new InvalidDataException($"No checkpoint in '{directory}' ({IndexFileName} is missing).");
         }
 
         try
         {
-            var state = JsonSerializer.Deserialize(File.ReadAllText(path), TrainingJsonContext.Default.TrainingCheckpointState)
+            var state = JsonSerializer.Deserialize(RegularFile.ReadAllBytes(path, MaxIndexBytes), TrainingJsonContext.Default.TrainingCheckpointState)
                 ?? throw new InvalidDataException($"'{path}' holds null.");
             if (state.FormatVersion != FormatVersion)
             {
