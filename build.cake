@@ -40,6 +40,7 @@ var testResults = artifacts.Combine("test-results");
 var solution = root.CombineWithFilePath("ShampooMkl.sln");
 var cliProject = root.CombineWithFilePath("src/ShampooMkl.Cli/ShampooMkl.Cli.csproj");
 var testProject = root.CombineWithFilePath("tests/ShampooMkl.Tests/ShampooMkl.Tests.csproj");
+var torchTestProject = root.CombineWithFilePath("tests/ShampooMkl.TorchSharp.Tests/ShampooMkl.TorchSharp.Tests.csproj");
 var benchProject = root.CombineWithFilePath("perf/ShampooMkl.Benchmarks/ShampooMkl.Benchmarks.csproj");
 var libraryProject = root.CombineWithFilePath("src/ShampooMkl/ShampooMkl.csproj");
 
@@ -123,7 +124,7 @@ Task("Native")
 });
 
 Task("Test")
-    .Description("Runs the xunit tests (after the native check); TRX goes to artifacts/test-results; --fast, --test-filter=EXPR.")
+    .Description("Runs the xunit tests (after the native check), the TorchSharp tests under the runtime they need; TRX goes to artifacts/test-results; --fast, --test-filter=EXPR.")
     .IsDependentOn("Native")
     .Does(() =>
 {
@@ -132,62 +133,153 @@ Task("Test")
         Information($"Test filter: {testFilter}");
     }
 
-    const string trxName = "ShampooMkl.Tests.trx";
-    var trx = testResults.CombineWithFilePath(trxName);
     EnsureDirectoryExists(testResults);
-    if (FileExists(trx))
+    var runs = new[]
     {
-        DeleteFile(trx); // a stale file would make the summary below lie
+        (Project: testProject, Trx: testResults.CombineWithFilePath("ShampooMkl.Tests.trx"), Torch: false),
+        (Project: torchTestProject, Trx: testResults.CombineWithFilePath("ShampooMkl.TorchSharp.Tests.trx"), Torch: true),
+    };
+    foreach (var run in runs)
+    {
+        if (FileExists(run.Trx))
+        {
+            DeleteFile(run.Trx); // a stale file would make the summary below lie
+        }
     }
 
+    // Both projects run even when the first fails, so one CI log shows every failure.
+    var failures = new List<string>();
     try
     {
-        Step("dotnet test", $"Failed tests are listed above; full results in {trx}.",
-            () => DotNetTest(testProject.FullPath, new DotNetTestSettings
+        foreach (var run in runs)
+        {
+            try
             {
-                Configuration = configuration,
-                NoBuild = true,
-                NoRestore = true,
-                ResultsDirectory = testResults,
-                Filter = string.IsNullOrEmpty(testFilter) ? null : testFilter,
-                Loggers = new List<string> { "console;verbosity=normal", $"trx;LogFileName={trxName}" },
-            }));
+                var runSettings = run.Torch ? PrepareTorchRuntime() : null;
+                Step($"dotnet test {run.Project.GetFilenameWithoutExtension()}",
+                    $"Failed tests are listed above; full results in {run.Trx}.",
+                    () => DotNetTest(run.Project.FullPath, new DotNetTestSettings
+                    {
+                        Configuration = configuration,
+                        NoBuild = true,
+                        NoRestore = true,
+                        ResultsDirectory = testResults,
+                        Filter = string.IsNullOrEmpty(testFilter) ? null : testFilter,
+                        Settings = runSettings,
+                        Loggers = new List<string> { "console;verbosity=normal", $"trx;LogFileName={run.Trx.GetFilename()}" },
+                    }));
+            }
+            catch (CakeException e)
+            {
+                Error(e.Message);
+                failures.Add(e.Message);
+            }
+        }
     }
     finally
     {
-        PrintTestSummary(trx);
+        PrintTestSummary(runs.Select(r => r.Trx).ToArray());
+    }
+
+    if (failures.Count > 0)
+    {
+        throw new CakeException(string.Join(Environment.NewLine, failures));
     }
 });
 
-// One plain "N passed, N failed, N skipped" line, the same on every runner version, read from the
-// TRX rather than scraped from console output.
-void PrintTestSummary(FilePath trx)
+// TorchSharp 0.107's natives need glibc 2.38 and GCC 13's libstdc++. native/torch-runtime.sh checks the system's
+// own loader against the built libLibTorchSharp.so: where it resolves everything, the tests run natively (null);
+// otherwise it provisions a Debian 13 runtime outside git (it says so in one line) and the tests' host processes run
+// through a copy of the dotnet host that uses it, via a runsettings file. Only the test host sees the newer
+// libraries: `dotnet test` itself and every other process keep the system's.
+FilePath? PrepareTorchRuntime()
 {
-    if (!FileExists(trx))
+    if (!IsRunningOnLinux())
     {
-        Warning($"No test results at {trx}: the test run did not start.");
-        return;
+        return null;
     }
 
+    var native = torchTestProject.GetDirectory()
+        .Combine($"bin/{configuration}/net10.0/runtimes/linux-x64/native").CombineWithFilePath("libLibTorchSharp.so");
+    if (!FileExists(native))
+    {
+        throw new CakeException($"TorchSharp tests: {native} is missing; the Build target restores and copies it (./build.sh --target=Build).");
+    }
+
+    var exitCode = StartProcess("bash", new ProcessSettings
+    {
+        Arguments = new ProcessArgumentBuilder().Append("native/torch-runtime.sh").Append("--print-env").AppendQuoted(native.FullPath),
+        WorkingDirectory = root,
+        RedirectStandardOutput = true,
+    }, out var output);
+    if (exitCode != 0)
+    {
+        throw new CakeException($"native/torch-runtime.sh failed (exit code {exitCode}): TorchSharp's native libraries cannot be loaded here (reason above).");
+    }
+
+    var env = output.Select(line => line.Split('=', 2)).Where(kv => kv.Length == 2).ToDictionary(kv => kv[0], kv => kv[1]);
+    var host = env.GetValueOrDefault("SHAMPOO_TORCH_DOTNET", "");
+    var libraryPath = env.GetValueOrDefault("SHAMPOO_TORCH_LD_LIBRARY_PATH", "");
+    if (libraryPath.Length == 0 || libraryPath == "''")
+    {
+        return null;
+    }
+
+    if (new[] { host, libraryPath }.Any(v => v.IndexOfAny(new[] { '\\', '\'', '"', ' ' }) >= 0))
+    {
+        throw new CakeException($"native/torch-runtime.sh: the runtime's path needs shell quoting ({host}); set SHAMPOO_CACHE to a plain path.");
+    }
+
+    var settings = artifacts.CombineWithFilePath("torch-runtime.runsettings");
+    new XDocument(new XElement("RunSettings", new XElement("RunConfiguration",
+        new XElement("DotNetHostPath", host),
+        new XElement("EnvironmentVariables",
+            new XElement("LD_LIBRARY_PATH", libraryPath),
+            new XElement("DOTNET_ROOT", System.IO.Path.GetDirectoryName(host)))))).Save(settings.FullPath);
+    return settings;
+}
+
+// One plain "N passed, N failed, N skipped" line, the same on every runner version, read from the
+// TRX files rather than scraped from console output; one line per project before it.
+void PrintTestSummary(FilePath[] trxFiles)
+{
     var ns = XNamespace.Get("http://microsoft.com/schemas/VisualStudio/TeamTest/2010");
-    var counters = XDocument.Load(trx.FullPath).Descendants(ns + "Counters").FirstOrDefault();
-    if (counters is null)
+    int passed = 0, failed = 0, skipped = 0;
+    foreach (var trx in trxFiles)
     {
-        Warning($"{trx} has no counters.");
-        return;
+        if (!FileExists(trx))
+        {
+            Warning($"No test results at {trx}: that test run did not start.");
+            failed++;
+            continue;
+        }
+
+        var counters = XDocument.Load(trx.FullPath).Descendants(ns + "Counters").FirstOrDefault();
+        if (counters is null)
+        {
+            Warning($"{trx} has no counters.");
+            failed++;
+            continue;
+        }
+
+        int Count(string name) => int.TryParse(counters.Attribute(name)?.Value, out var n) ? n : 0;
+        var total = Count("total");
+        var p = Count("passed");
+        var f = Count("failed") + Count("error") + Count("timeout") + Count("aborted");
+        var s = Math.Max(0, total - Count("executed"));
+        Console.WriteLine($"  {trx.GetFilenameWithoutExtension()}: {p} passed, {f} failed, {s} skipped");
+        if (total == 0 && string.IsNullOrEmpty(testFilter))
+        {
+            Warning($"No tests were discovered in {trx.GetFilenameWithoutExtension()}.");
+        }
+
+        passed += p;
+        failed += f;
+        skipped += s;
     }
 
-    int Count(string name) => int.TryParse(counters.Attribute(name)?.Value, out var n) ? n : 0;
-    var total = Count("total");
-    var passed = Count("passed");
-    var failed = Count("failed") + Count("error") + Count("timeout") + Count("aborted");
-    var skipped = Math.Max(0, total - Count("executed"));
     // Plain Console: Cake 7 colours interpolated values, which would split the line for log parsers.
     Console.WriteLine($"Tests: {passed} passed, {failed} failed, {skipped} skipped");
-    if (total == 0)
-    {
-        Warning("No tests were discovered in tests/ShampooMkl.Tests.");
-    }
 }
 
 // The torch peer is a measurement, not a test: install Debian's python3-torch when this machine allows it (root and

@@ -62,6 +62,8 @@ public sealed class Trainer
     /// <param name="cancellationToken">Checked between steps; a cancelled run keeps its last completed checkpoint.</param>
     /// <exception cref="ArgumentException">A data set's features do not match the model, or the training set is empty.</exception>
     /// <exception cref="InvalidDataException">Resuming from a checkpoint of another configuration, or a damaged one.</exception>
+    /// <exception cref="IOException">The checkpoint folder is not usable (a file, unwritable) or is in use by another trainer
+    /// (<see cref="CheckpointFolderLock"/>), checked before the first step; or a checkpoint could not be saved.</exception>
     public TrainingReport Train(LabeledImages train, LabeledImages test, ITrainingObserver? observer = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(train);
@@ -78,6 +80,11 @@ public sealed class Trainer
         var resumedAfter = 0;
         var ranks = options.Communicator is { Size: > 1 } communicator ? communicator : null;
         var reducer = ranks is null ? null : new DataParallelGradients(ranks, model.Parameters);
+
+        // One trainer per checkpoint folder, for the whole run: rank 0 writes it, so rank 0 holds it.
+        using var folderLock = options.CheckpointDirectory is not null && (ranks is null || ranks.Rank == 0)
+            ? CheckpointFolderLock.Acquire(options.CheckpointDirectory)
+            : null;
         if (options.Resume && TrainingCheckpoint.Exists(options.CheckpointDirectory!))
         {
             IReadOnlyList<EpochRecord> restored = [];

@@ -14,6 +14,9 @@ namespace ShampooMkl.Cli.Commands;
 /// <summary><c>shampoo-mkl analyze</c>: how close Shampoo², Shampoo, K-FAC and the optimal Kronecker product are to H, during training or for stored gradients.</summary>
 internal static class AnalyzeCommand
 {
+    /// <summary>Largest count any analyze option accepts (steps, examples, passes, indices).</summary>
+    internal const int MaxCount = 100_000_000;
+
     /// <summary>Builds the command with its options and action.</summary>
     public static Command Create()
     {
@@ -36,30 +39,14 @@ internal static class AnalyzeCommand
         var steps = NonNegative("--steps", "Optimizer steps to train.", 300);
         var every = Positive("--every", "Measure every K steps (and at step 0 and at the end).", 100);
         var examples = Positive("--examples", "N, examples per measurement (a fixed seeded subset of the training set).", 1000);
-        var batchSize = Positive("--batch-size", "Training batch size, and B of the batch-gradient estimator.", 128);
+        var batchSize = NumericOptions.Int("--batch-size", "Training batch size, and B of the batch-gradient estimator.", 128, 1, TrainCommand.MaxBatchSize);
         var optimizer = Choice("--optimizer", $"Optimizer between measurements: {string.Join(", ", OptimizerPresets.Names)}.", "adamw", OptimizerPresets.Names);
-        var learningRate = new Option<double?>("--lr") { Description = "Learning rate; default: the preset's.", HelpName = "RATE" };
-        learningRate.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<double?>() is { } lr && !(lr > 0 && double.IsFinite(lr)))
-            {
-                result.AddError("--lr must be a positive finite number.");
-            }
-        });
+        var learningRate = NumericOptions.OptionalPositiveDouble("--lr", "Learning rate; default: the preset's.", "RATE", TrainCommand.MaxLearningRate);
         var seed = new Option<int>("--seed") { Description = "Seed of the initialisation, data order, measured subset and sampled labels.", DefaultValueFactory = _ => 0 };
         var powerIterations = Positive("--power-iterations", "Most power-iteration passes per optimal Kronecker approximation.", 100);
-        var tolerance = new Option<double>("--tolerance")
-        {
-            Description = "Power-iteration stop: ‖ΔA‖_F + ‖ΔB‖_F of unit iterates (cosines err by about this, the optimum's own by its square).",
-            DefaultValueFactory = _ => 1e-5,
-        };
-        tolerance.Validators.Add(result =>
-        {
-            if (!(result.GetValueOrDefault<double>() >= 0))
-            {
-                result.AddError("--tolerance must be a non-negative number.");
-            }
-        });
+        var tolerance = NumericOptions.Double("--tolerance",
+            "Power-iteration stop: ‖ΔA‖_F + ‖ΔB‖_F of unit iterates (cosines err by about this, the optimum's own by its square).",
+            1e-5, 0, minimumExclusive: false, 1);
         var threads = TrainCommand.ThreadsOption();
         var json = new Option<FileInfo?>("--json") { Description = "Write the report (or, with --gradients, the metrics) as JSON to this file.", HelpName = "FILE" };
         var csv = new Option<FileInfo?>("--csv") { Description = "Write every cosine as CSV (step,loss,hessian,source,approximation,cosine).", HelpName = "FILE" };
@@ -94,6 +81,15 @@ internal static class AnalyzeCommand
         });
         command.SetAction(parseResult =>
         {
+            Preflight.CheckNativeEnvironment();
+            Preflight.CheckWritableFile(parseResult.GetValue(json)?.FullName, "--json");
+            Preflight.CheckWritableFile(parseResult.GetValue(csv)?.FullName, "--csv");
+            Preflight.CheckWritableFile(parseResult.GetValue(plot)?.FullName, "--plot");
+            if (parseResult.GetValue(gradients) is null)
+            {
+                Preflight.CheckDataFolder();
+            }
+
             var power = new PowerIterationOptions { MaxIterations = parseResult.GetValue(powerIterations), Tolerance = parseResult.GetValue(tolerance) };
             var configuration = parseResult.InvocationConfiguration;
             if (!TrainCommand.TryApplyThreads(parseResult.GetValue(threads), AnsiConsole.Console))
@@ -289,18 +285,8 @@ internal static class AnalyzeCommand
 
     private static Option<int> NonNegative(string name, string description, int defaultValue) => Bounded(name, description, defaultValue, 0);
 
-    private static Option<int> Bounded(string name, string description, int defaultValue, int minimum)
-    {
-        var option = new Option<int>(name) { Description = description, DefaultValueFactory = _ => defaultValue };
-        option.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<int>() < minimum)
-            {
-                result.AddError($"{name} must be at least {minimum}.");
-            }
-        });
-        return option;
-    }
+    private static Option<int> Bounded(string name, string description, int defaultValue, int minimum) =>
+        NumericOptions.Int(name, description, defaultValue, minimum, MaxCount);
 
     private static bool TryParseDigits(string? text, out (int First, int Second) digits)
     {

@@ -20,18 +20,7 @@ internal static class DemoCommand
     /// <summary>Builds the command with its options and action.</summary>
     public static Command Create()
     {
-        var epochs = new Option<int>("--epochs")
-        {
-            Description = "Epochs per optimizer.",
-            DefaultValueFactory = _ => DefaultEpochs,
-        };
-        epochs.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<int>() < 1)
-            {
-                result.AddError("--epochs must be at least 1.");
-            }
-        });
+        var epochs = NumericOptions.Int("--epochs", "Epochs per optimizer.", DefaultEpochs, 1, TrainCommand.MaxEpochs);
         var output = new Option<DirectoryInfo>("--output")
         {
             Description = "Folder for demo.json and loss.png.",
@@ -44,13 +33,20 @@ internal static class DemoCommand
         {
             epochs, output, seed, threads,
         };
-        command.SetAction(parseResult => Execute(
-            parseResult.GetValue(epochs),
-            parseResult.GetValue(output)!.FullName,
-            parseResult.GetValue(seed),
-            parseResult.GetValue(threads),
-            parseResult.GetValue(GlobalOptions.Blas),
-            AnsiConsole.Console));
+        command.SetAction(parseResult =>
+        {
+            var folder = parseResult.GetValue(output)!.FullName;
+            Preflight.CheckNativeEnvironment();
+            Preflight.CheckDataFolder();
+            Preflight.CheckWritableFile(Path.Combine(folder, "demo.json"), "--output");
+            return Execute(
+                parseResult.GetValue(epochs),
+                folder,
+                parseResult.GetValue(seed),
+                parseResult.GetValue(threads),
+                parseResult.GetValue(GlobalOptions.Blas),
+                AnsiConsole.Console);
+        });
         return command;
     }
 

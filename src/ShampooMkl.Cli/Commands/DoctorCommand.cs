@@ -7,6 +7,9 @@ namespace ShampooMkl.Cli.Commands;
 /// <summary><c>shampoo-mkl doctor</c>: checks the native backends and reports what works, how well and how fast.</summary>
 internal static class DoctorCommand
 {
+    /// <summary>Largest matrix the measurements accept: three fp64 8192² matrices are 1.5 GiB.</summary>
+    internal const int MaxMatrixSize = 8_192;
+
     /// <summary>Builds the command with its options and action.</summary>
     public static Command Create()
     {
@@ -15,42 +18,10 @@ internal static class DoctorCommand
             Description = "Also write the report as JSON to this file.",
             HelpName = "FILE",
         };
-        var gemmSize = new Option<int>("--gemm-size")
-        {
-            Description = "Matrix size n of the dgemm/sgemm GFLOP/s measurement.",
-            DefaultValueFactory = _ => 1024,
-        };
-        gemmSize.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<int>() < 1)
-            {
-                result.AddError("--gemm-size must be at least 1.");
-            }
-        });
-        var eigenSize = new Option<int>("--eigen-size")
-        {
-            Description = "Matrix size n of the dsyevd timing (the kernel of a root refresh).",
-            DefaultValueFactory = _ => 512,
-        };
-        eigenSize.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<int>() < 1)
-            {
-                result.AddError("--eigen-size must be at least 1.");
-            }
-        });
-        var repetitions = new Option<int>("--repetitions")
-        {
-            Description = "Timed repetitions per GEMM and dsyevd after one warm-up; the best one is reported.",
-            DefaultValueFactory = _ => 5,
-        };
-        repetitions.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<int>() < 1)
-            {
-                result.AddError("--repetitions must be at least 1.");
-            }
-        });
+        var gemmSize = NumericOptions.Int("--gemm-size", "Matrix size n of the dgemm/sgemm GFLOP/s measurement.", 1024, 1, MaxMatrixSize);
+        var eigenSize = NumericOptions.Int("--eigen-size", "Matrix size n of the dsyevd timing (the kernel of a root refresh).", 512, 1, MaxMatrixSize);
+        var repetitions = NumericOptions.Int("--repetitions",
+            "Timed repetitions per GEMM and dsyevd after one warm-up; the best one is reported.", 5, 1, 1_000);
 
         var command = new Command("doctor", "Check the MKL and OpenBLAS backends: loading, symbols, correctness and speed.")
         {

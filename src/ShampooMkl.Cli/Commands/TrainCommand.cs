@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using ShampooMkl.Analysis.Data;
 using ShampooMkl.Analysis.Training;
+using ShampooMkl.Cli.Errors;
 using ShampooMkl.Cli.Reporting;
 using ShampooMkl.Distributed;
 using ShampooMkl.Linalg;
@@ -44,21 +45,12 @@ internal static class TrainCommand
                 result.AddError(OptimizerPresets.UnknownMessage(name));
             }
         });
-        var epochs = PositiveInt("--epochs", "Epochs to train (including those already in a resumed checkpoint).", 3);
-        var batchSize = PositiveInt("--batch-size", "Examples per step.", 128);
-        var learningRate = new Option<double?>("--lr")
-        {
-            Description = "Base learning rate; default: the preset's tuned value (" + string.Join(", ",
+        var epochs = NumericOptions.Int("--epochs", "Epochs to train (including those already in a resumed checkpoint).", 3, 1, MaxEpochs);
+        var batchSize = NumericOptions.Int("--batch-size", "Examples per step.", 128, 1, MaxBatchSize);
+        var learningRate = NumericOptions.OptionalPositiveDouble("--lr",
+            "Base learning rate; default: the preset's tuned value (" + string.Join(", ",
                 Enum.GetValues<OptimizerKind>().Select(k => string.Create(CultureInfo.InvariantCulture, $"{OptimizerPresets.Name(k)} {OptimizerPresets.DefaultLearningRate(k):G}"))) + ").",
-            HelpName = "RATE",
-        };
-        learningRate.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<double?>() is { } lr && !(lr > 0 && double.IsFinite(lr)))
-            {
-                result.AddError("--lr must be a positive finite number.");
-            }
-        });
+            "RATE", MaxLearningRate);
         var seed = new Option<int>("--seed")
         {
             Description = "Seed of the model initialisation and the per-epoch data order.",
@@ -88,6 +80,10 @@ internal static class TrainCommand
         });
         command.SetAction(parseResult =>
         {
+            Preflight.CheckNativeEnvironment();
+            Preflight.CheckDataFolder();
+            Preflight.CheckWritableFile(parseResult.GetValue(json)?.FullName, "--json");
+            Preflight.CheckWritableFile(parseResult.GetValue(plot)?.FullName, "--plot");
             var settings = new TrainingRunSettings
             {
                 Model = ModelFactory.Parse(parseResult.GetValue(model)!),
@@ -113,9 +109,9 @@ internal static class TrainCommand
             catch (Exception e) when (ranks.Size > 1)
             {
                 // The other ranks may wait in a collective this rank will never join: end the job rather than hang it.
-                Console.Error.WriteLine($"[rank {ranks.Rank}] {e}");
-                ranks.Abort(1);
-                return 1;
+                var code = ErrorPolicy.Report(e, new RankPrefixedWriter(Console.Error, ranks.Rank), parseResult.GetValue(GlobalOptions.Verbose));
+                ranks.Abort(code);
+                return code;
             }
         });
         return command;
@@ -153,20 +149,12 @@ internal static class TrainCommand
             return 1;
         }
 
-        TrainingReport report;
-        try
-        {
-            var label = OptimizerPresets.Name(settings.Optimizer);
-            report = root
-                ? TrainingConsole.Run(console, [new TrainingJob(label, observer => TrainingRun.Run(settings, data, observer))])[0]
-                : TrainingRun.Run(settings, data);
-        }
-        catch (InvalidDataException e)
-        {
-            // A checkpoint of another run, or a damaged one: the user has to choose, so say what and stop.
-            ConsoleMode.WriteError(console, e.Message);
-            return 1;
-        }
+        // A checkpoint of another run, a damaged or locked one, an unwritable folder: the exception reaches the CLI's
+        // error policy (one line, exit code 4) with the message naming the folder.
+        var label = OptimizerPresets.Name(settings.Optimizer);
+        var report = root
+            ? TrainingConsole.Run(console, [new TrainingJob(label, observer => TrainingRun.Run(settings, data, observer))])[0]
+            : TrainingRun.Run(settings, data);
 
         console.Write(TrainingTables.Epochs(report));
         WriteArtifacts([report], jsonPath is null ? null : () => TrainingJson.Write(report, jsonPath), jsonPath, plotPath, console);
@@ -181,23 +169,18 @@ internal static class TrainCommand
         return failures[0] == 0;
     }
 
-    /// <summary>The <c>--threads</c> option, shared with the demo.</summary>
-    internal static Option<int?> ThreadsOption()
-    {
-        var threads = new Option<int?>("--threads")
-        {
-            Description = "BLAS threads (default: the backend's own choice, usually one per core).",
-            HelpName = "N",
-        };
-        threads.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<int?>() is < 1)
-            {
-                result.AddError("--threads must be at least 1.");
-            }
-        });
-        return threads;
-    }
+    /// <summary>Most epochs <c>--epochs</c> accepts (shared with the demo).</summary>
+    internal const int MaxEpochs = 10_000;
+
+    /// <summary>Most examples per step: the whole MNIST training split.</summary>
+    internal const int MaxBatchSize = 8_000;
+
+    /// <summary>Largest <c>--lr</c>: far above any rate that trains, low enough that the step stays finite in fp32.</summary>
+    internal const double MaxLearningRate = 100;
+
+    /// <summary>The <c>--threads</c> option, shared with the demo and analyze.</summary>
+    internal static Option<int?> ThreadsOption() => NumericOptions.OptionalInt("--threads",
+        "BLAS threads (default: the backend's own choice, usually one per core).", "N", 1, NumericOptions.MaxThreads);
 
     /// <summary>Sets the BLAS thread count when one was given; false (after a message) when no backend loads.</summary>
     internal static bool TryApplyThreads(int? threads, IAnsiConsole console)
@@ -260,18 +243,5 @@ internal static class TrainCommand
             LossPlot.Save(reports, plotPath);
             console.MarkupLine($"Loss plot written to [blue]{Markup.Escape(plotPath)}[/].");
         }
-    }
-
-    private static Option<int> PositiveInt(string name, string description, int defaultValue)
-    {
-        var option = new Option<int>(name) { Description = description, DefaultValueFactory = _ => defaultValue };
-        option.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<int>() < 1)
-            {
-                result.AddError($"{name} must be at least 1.");
-            }
-        });
-        return option;
     }
 }

@@ -183,10 +183,10 @@ public sealed class AnalyzeCommandTests : IDisposable
     [InlineData(new[] { "--model", "resnet" }, "Unknown model 'resnet'; choose one of: linear, mlp, cnn.")]
     [InlineData(new[] { "--dataset", "cifar" }, "Unknown dataset 'cifar'")]
     [InlineData(new[] { "--digits", "3,3" }, "--digits must be two different digits")]
-    [InlineData(new[] { "--every", "0" }, "--every must be at least 1.")]
-    [InlineData(new[] { "--examples", "0" }, "--examples must be at least 1.")]
-    [InlineData(new[] { "--layer", "-1" }, "--layer must be at least 0.")]
-    [InlineData(new[] { "--tolerance", "-1" }, "--tolerance must be a non-negative number.")]
+    [InlineData(new[] { "--every", "0" }, "--every 0 is out of range; give a whole number from 1")]
+    [InlineData(new[] { "--examples", "0" }, "--examples 0 is out of range; give a whole number from 1")]
+    [InlineData(new[] { "--layer", "-1" }, "--layer -1 is out of range; give a whole number from 0")]
+    [InlineData(new[] { "--tolerance", "-1" }, "--tolerance -1 is out of range; give a number at least 0")]
     public void BadOptions_AreRejected(string[] args, string message)
     {
         var result = new RootCommand { AnalyzeCommand.Create() }.Parse(["analyze", .. args]);

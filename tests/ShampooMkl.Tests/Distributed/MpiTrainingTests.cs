@@ -102,10 +102,10 @@ public sealed class MpiTrainingTests : IClassFixture<MpiTrainingTests.Runs>
         var folder = runs.Path("trainer-ck");
         MpiJob.Run(2, "trainer", "--epochs", "2", "--distributed", "--checkpoint", folder).AssertSucceededWith("trainer ok ranks=2 epochs=2");
 
-        // Rank 0 alone wrote the folder: the index and the one complete epoch folder, nothing partial.
+        // Rank 0 alone wrote the folder: its lock file, the index and the one complete epoch folder, nothing partial.
         var entries = Directory.EnumerateFileSystemEntries(folder, "*", SearchOption.AllDirectories)
             .Select(e => System.IO.Path.GetRelativePath(folder, e)).Order(StringComparer.Ordinal).ToArray();
-        Assert.Equal(["checkpoint.json", "epoch-0002", System.IO.Path.Combine("epoch-0002", "optimizer.ckpt")], entries);
+        Assert.Equal([Analysis.Training.CheckpointFolderLock.FileName, "checkpoint.json", "epoch-0002", System.IO.Path.Combine("epoch-0002", "optimizer.ckpt")], entries);
         var copy = runs.Path("trainer-ck-copy");
         Directory.CreateDirectory(System.IO.Path.Combine(copy, "epoch-0002"));
         foreach (var entry in entries.Where(e => File.Exists(System.IO.Path.Combine(folder, e))))
