@@ -34,7 +34,7 @@ public static class RegularFile
             var error = Libc.StatPath(path, out var type, out _);
             if (error == NoSuchFile)
             {
-                throw new FileNotFoundException($"'{path}' does not exist.", path);
+                throw new FileNotFoundException($"Could not find file '{path}'.", path);
             }
 
             // Any other statx failure (permissions, a loop of links) is left to the open below, whose exception names it.
