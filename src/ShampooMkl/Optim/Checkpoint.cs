@@ -295,7 +295,10 @@ public static class Checkpoint
 
             return new CheckpointContents(kind, signature, options, statistics, tensors);
         }
-        catch (Exception e) when (e is EndOfStreamException or InvalidDataException or ArgumentException or OverflowException or DecoderFallbackException)
+        // BinaryReader reports a malformed 7-bit length as FormatException and a negative string length as IOException
+        // (found by fuzz/: a crafted payload with a valid checksum); over a MemoryStream no IOException is real I/O.
+        catch (Exception e) when (e is EndOfStreamException or InvalidDataException or ArgumentException or OverflowException or DecoderFallbackException
+            or FormatException or IOException)
         {
             // The checksum matched, so the writer itself produced this: say so rather than blaming the disk.
             throw new InvalidDataException($"'{path}' has a valid checksum but a malformed payload ({e.Message}).", e);
