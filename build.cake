@@ -43,6 +43,7 @@ var testProject = root.CombineWithFilePath("tests/ShampooMkl.Tests/ShampooMkl.Te
 var torchTestProject = root.CombineWithFilePath("tests/ShampooMkl.TorchSharp.Tests/ShampooMkl.TorchSharp.Tests.csproj");
 var benchProject = root.CombineWithFilePath("perf/ShampooMkl.Benchmarks/ShampooMkl.Benchmarks.csproj");
 var libraryProject = root.CombineWithFilePath("src/ShampooMkl/ShampooMkl.csproj");
+var torchSharpProject = root.CombineWithFilePath("src/ShampooMkl.TorchSharp/ShampooMkl.TorchSharp.csproj");
 
 Setup(_ => EnsureDirectoryExists(artifacts));
 
@@ -369,16 +370,19 @@ Task("Demo")
 });
 
 Task("Pack")
-    .Description("Packs the ShampooMkl library into artifacts/packages (builds; CI runs the tests, packing does not).")
+    .Description("Packs ShampooMkl and ShampooMkl.TorchSharp into artifacts/packages (builds; CI runs the tests, packing does not).")
     .IsDependentOn("Build")
     .Does(() =>
 {
-    DotNetPack(libraryProject.FullPath, new DotNetPackSettings
+    foreach (var project in new[] { libraryProject, torchSharpProject })
     {
-        Configuration = configuration,
-        NoBuild = true,
-        OutputDirectory = artifacts.Combine("packages"),
-    });
+        DotNetPack(project.FullPath, new DotNetPackSettings
+        {
+            Configuration = configuration,
+            NoBuild = true,
+            OutputDirectory = artifacts.Combine("packages"),
+        });
+    }
 });
 
 Task("ApiBaseline")

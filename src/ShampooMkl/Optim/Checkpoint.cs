@@ -22,8 +22,11 @@ namespace ShampooMkl.Optim;
 /// half-written checkpoint under the real name. Loading checks magic, version, length and checksum, then the optimizer
 /// kind and signature (parameter names, shapes, groups, and the options that give the state its meaning), then every
 /// tensor; any failure throws <see cref="InvalidDataException"/> and leaves the optimizer as it was. Options outside
-/// the signature (learning rate, schedule, weight decay, Nesterov, ε, frequencies…) may differ: the live optimizer's
-/// values apply from the next step, while each block's current ε is state and is restored.</para>
+/// the signature (schedule, weight decay, Nesterov, ε, frequencies…) may differ: the live optimizer's values apply from
+/// the next step, while each block's current ε is state and is restored. Each group's base learning rate is state too
+/// (<see cref="IOptimizer.SetLearningRate"/> may have changed it, e.g. from an external scheduler) and is restored, as
+/// PyTorch's <c>load_state_dict</c> restores <c>lr</c>; to retune it, call <see cref="IOptimizer.SetLearningRate"/>
+/// after loading.</para>
 /// <para>Resuming gives bit-identical parameters to an uninterrupted run on the same machine and BLAS settings (with
 /// MKL across machines, also fix <c>MKL_CBWR</c>).</para>
 /// </remarks>
@@ -42,7 +45,8 @@ public static class Checkpoint
     public static ReadOnlySpan<byte> Magic => "SHMPCKPT"u8;
 
     /// <summary>Writes the complete state of <paramref name="optimizer"/> to <paramref name="path"/>, atomically.</summary>
-    /// <exception cref="IOException">The file could not be written (the previous file, if any, is unchanged).</exception>
+    /// <exception cref="IOException">The file could not be written (disk full, permission denied, a folder in the way); the
+    /// message names <paramref name="path"/>, and the previous file, if any, is unchanged.</exception>
     public static void Save(ICheckpointable optimizer, string path)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
@@ -55,10 +59,10 @@ public static class Checkpoint
         var bytes = Serialize(optimizer);
         var full = Path.GetFullPath(path);
         var folder = Path.GetDirectoryName(full) ?? ".";
-        Directory.CreateDirectory(folder);
         var temp = Path.Combine(folder, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
         try
         {
+            Directory.CreateDirectory(folder);
             using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
             {
                 stream.Write(bytes);
@@ -66,6 +70,12 @@ public static class Checkpoint
             }
 
             File.Move(temp, full, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The temporary file is ours; the user needs the file they asked for and the reason.
+            var reason = e is UnauthorizedAccessException ? "permission denied" : e.Message.Replace(temp, full, StringComparison.Ordinal);
+            throw new IOException($"Could not save the checkpoint to '{full}' ({reason.TrimEnd('.')}); the previous file, if any, is unchanged.", e);
         }
         finally
         {

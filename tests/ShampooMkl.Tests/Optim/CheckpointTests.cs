@@ -84,6 +84,32 @@ public sealed class CheckpointTests : IDisposable
         Assert.Equal(reference.CurrentLearningRate, after.CurrentLearningRate);
     }
 
+    [Theory]
+    [InlineData("folder in the way")]
+    [InlineData("unwritable folder")]
+    public void FailedSave_NamesTheTargetNotItsTemporaryFile_AndLeavesNothing(string failure)
+    {
+        var parameters = OptimTestData.Parameters(OptimTestData.SmallShapes);
+        using var optimizer = Create("Shampoo fp32", parameters);
+        var target = Path.Combine(folder, "state.ckpt");
+        string expected;
+        if (failure == "folder in the way")
+        {
+            Directory.CreateDirectory(target); // File.Move onto a folder fails after the temporary file is written
+            expected = target;
+        }
+        else
+        {
+            target = "/proc/shampoo-mkl-test/state.ckpt"; // nothing can be created under /proc, even by root
+            expected = target;
+        }
+
+        var error = Assert.Throws<IOException>(() => Checkpoint.Save(optimizer, target));
+        Assert.Contains($"'{expected}'", error.Message);
+        Assert.DoesNotContain(".tmp", error.Message);
+        Assert.Empty(Directory.GetFiles(folder, "*.tmp", SearchOption.AllDirectories));
+    }
+
     [Fact]
     public void Save_IsAtomic_AndReadable()
     {
@@ -207,7 +233,8 @@ public sealed class CheckpointTests : IDisposable
         // Another optimizer kind.
         AssertRefused(new AdamW(OptimTestData.Parameters(OptimTestData.SmallShapes)), "cannot be loaded into AdamW");
 
-        // Learning rate, schedule, weight decay, Nesterov, ε, frequencies may change: training continues with the new ones.
+        // Schedule, weight decay, Nesterov, ε, frequencies may change: training continues with the new ones. The base
+        // learning rate is state: the checkpoint's is restored, and SetLearningRate retunes it after loading.
         var parameters = OptimTestData.Parameters(OptimTestData.SmallShapes);
         using var retuned = new Shampoo(parameters, RichOptions(FactorPrecision.Single) with
         {
@@ -216,6 +243,8 @@ public sealed class CheckpointTests : IDisposable
         });
         Checkpoint.Load(retuned, path);
         Assert.Equal(SaveAfter, retuned.StepCount);
+        Assert.Equal(RichOptions(FactorPrecision.Single).LearningRate, retuned.GetLearningRate(0));
+        retuned.SetLearningRate(0, 0.001);
         Assert.Equal(0.001, retuned.CurrentLearningRate);
 
         void AssertRefused(ICheckpointable optimizer, string expected)
