@@ -36,5 +36,7 @@ if (( ${#found[@]} == 0 )); then
     echo "run-afl: no crashes or hangs"
     exit 0
 fi
-dotnet "$publish/ShampooMkl.Fuzz.dll" "$target" replay "${found[@]}" || true
+# Replayed by the uninstrumented build: instrumented code dies of an access violation outside afl-fuzz.
+dotnet build fuzz/ShampooMkl.Fuzz -c Release --nologo -v quiet
+dotnet fuzz/ShampooMkl.Fuzz/bin/Release/net10.0/ShampooMkl.Fuzz.dll "$target" replay "${found[@]}" || true
 exit 1
