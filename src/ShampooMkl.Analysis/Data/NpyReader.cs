@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
+using ShampooMkl.IO;
 
 namespace ShampooMkl.Analysis.Data;
 
@@ -23,10 +24,14 @@ public static class NpyReader
     public static NpyArray Read(Stream stream) => Widen(ReadStored(stream));
 
     /// <summary>Reads the one array of the file at <paramref name="path"/> in its stored precision (for large gradient files).</summary>
-    /// <exception cref="InvalidDataException">Not a .npy, an unsupported dtype or order, or a truncated file; the message names the file.</exception>
+    /// <remarks>Only a regular file (or a link to one) is read (<see cref="RegularFile"/>); the data size the header
+    /// declares is compared with the file's length before the array is allocated.</remarks>
+    /// <exception cref="InvalidDataException">Not a .npy, an unsupported dtype or order, a truncated file, or not a regular
+    /// file (a directory, FIFO, device, or a link to one); the message names the file.</exception>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
     public static NpyStoredArray ReadStored(string path)
     {
-        using FileStream stream = File.OpenRead(path);
+        using FileStream stream = RegularFile.OpenRead(path);
         try
         {
             return ReadStored(stream);
@@ -38,33 +43,52 @@ public static class NpyReader
     }
 
     /// <summary>Reads one array in its stored precision and leaves the stream just after it.</summary>
+    /// <remarks>A seekable stream's remaining length must hold the data the header declares, checked before allocating;
+    /// a stream that cannot seek is read in chunks into an array that grows with the data that actually arrives, so
+    /// memory never runs ahead of the input by more than a factor of two.</remarks>
+    /// <exception cref="InvalidDataException">Not a .npy, an unsupported dtype or order, or truncated.</exception>
     public static NpyStoredArray ReadStored(Stream stream)
     {
         ArgumentNullException.ThrowIfNull(stream);
         NpyHeader header = ReadHeader(stream);
         long count = NpyFormat.ElementCount(header.Shape);
-        if (header.ItemSize == sizeof(float))
+        long expectedBytes = count * header.ItemSize;
+        if (stream.CanSeek)
         {
-            var single = new float[count];
-            ReadElements<float>(stream, single, count * sizeof(float));
-            return new NpyStoredArray(header.Shape, header.DType, single, null);
+            long remaining = stream.Length - stream.Position;
+            if (expectedBytes > remaining)
+            {
+                throw new InvalidDataException(
+                    $"truncated .npy: expected {expectedBytes} bytes of data, found {Math.Max(remaining, 0)} " +
+                    $"(the header declares shape {NpyFormat.FormatShape(header.Shape)} of '{header.DType}').");
+            }
         }
 
-        var values = new double[count];
-        ReadElements<double>(stream, values, count * sizeof(double));
-        return new NpyStoredArray(header.Shape, header.DType, null, values);
+        if (header.ItemSize == sizeof(float))
+        {
+            return new NpyStoredArray(header.Shape, header.DType, ReadElements<float>(stream, count, expectedBytes, stream.CanSeek), null);
+        }
+
+        return new NpyStoredArray(header.Shape, header.DType, null, ReadElements<double>(stream, count, expectedBytes, stream.CanSeek));
     }
 
     private static NpyArray Widen(NpyStoredArray array) => new(array.Shape, array.ToDouble(), array.DType);
 
     // Chunks keep every byte span int-length (a large fp64 array has more than 2³¹ bytes); the data is little-endian.
-    private static void ReadElements<T>(Stream stream, T[] target, long expectedBytes) where T : unmanaged
+    // With a known length the target is allocated at once; otherwise it doubles as data arrives.
+    private static T[] ReadElements<T>(Stream stream, long count, long expectedBytes, bool lengthChecked) where T : unmanaged
     {
         const int chunkElements = 1 << 16;
         var size = Unsafe.SizeOf<T>();
-        for (long done = 0; done < target.Length; done += chunkElements)
+        var target = new T[lengthChecked ? count : Math.Min(count, chunkElements)];
+        for (long done = 0; done < count; done += chunkElements)
         {
-            int elements = (int)Math.Min(chunkElements, target.Length - done);
+            int elements = (int)Math.Min(chunkElements, count - done);
+            if (done + elements > target.LongLength)
+            {
+                Array.Resize(ref target, (int)Math.Min(count, Math.Max(done + elements, 2 * target.LongLength)));
+            }
+
             Span<byte> bytes = MemoryMarshal.AsBytes(target.AsSpan((int)done, elements));
             ThrowIfShort(expectedBytes, done * size, bytes.Length, ReadFully(stream, bytes));
             if (!BitConverter.IsLittleEndian)
@@ -75,6 +99,8 @@ public static class NpyReader
                 }
             }
         }
+
+        return target;
     }
 
     /// <summary>

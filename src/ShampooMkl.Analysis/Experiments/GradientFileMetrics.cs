@@ -9,8 +9,8 @@ namespace ShampooMkl.Analysis.Experiments;
 /// <param name="Cols">n.</param>
 /// <param name="DType">The file's dtype (e.g. &lt;f4).</param>
 /// <param name="Weighted">Whether weights were given (otherwise uniform 1/N).</param>
-/// <param name="HNorm">‖H‖_F.</param>
-/// <param name="Trace">Tr(H) = Σ wᵢ‖Gᵢ‖²_F.</param>
+/// <param name="HNorm">‖H‖_F (of the gradients multiplied by 2^−<paramref name="ScaleExponent"/>).</param>
+/// <param name="Trace">Tr(H) = Σ wᵢ‖Gᵢ‖²_F (likewise).</param>
 /// <param name="Optimal">cos(H, optimal Kronecker approximation) from the power iteration.</param>
 /// <param name="ShampooSquared">cos(H, L⊗R).</param>
 /// <param name="Shampoo">cos(H, L^{1/2}⊗R^{1/2}).</param>
@@ -19,10 +19,13 @@ namespace ShampooMkl.Analysis.Experiments;
 /// <param name="Change">‖ΔA‖_F + ‖ΔB‖_F of its last pass.</param>
 /// <param name="Residual">‖H − σA⊗B‖_F/‖H‖_F of the optimum, = √(1 − cos²).</param>
 /// <param name="Seconds">Wall time of the analysis (without reading the file).</param>
+/// <param name="ScaleExponent">0, unless ‖H‖ or Tr(H) of the file's gradients is outside the fp64 range (gradients near
+/// 1e±170): then e, and <paramref name="HNorm"/>, <paramref name="Trace"/> are those of the gradients times 2^−e (the file's
+/// are 4^e times larger). The cosines never depend on it.</param>
 public sealed record GradientFileMetrics(
     int Count, int Rows, int Cols, [property: JsonPropertyName("dtype")] string DType, bool Weighted, double HNorm, double Trace,
     double Optimal, double ShampooSquared, double Shampoo,
-    int PowerIterations, bool Converged, double Change, double Residual, double Seconds)
+    int PowerIterations, bool Converged, double Change, double Residual, double Seconds, int ScaleExponent = 0)
 {
     /// <summary>Indented camelCase JSON.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, ExperimentsJsonContext.Readable.GradientFileMetrics);

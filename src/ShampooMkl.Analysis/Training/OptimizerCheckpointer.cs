@@ -19,7 +19,8 @@ public static class OptimizerCheckpointer
         public void Load(IOptimizer optimizer, string folder)
         {
             var path = Path.Combine(folder, FileName);
-            if (!File.Exists(path))
+            // Path.Exists, not File.Exists: a directory or FIFO in its place is refused by Checkpoint.Load as what it is.
+            if (!Path.Exists(path))
             {
                 throw new InvalidDataException($"The checkpoint file '{path}' is missing.");
             }

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.Json;
+using ShampooMkl.IO;
 using ShampooMkl.Optim;
 
 namespace ShampooMkl.Analysis.Training;
@@ -52,16 +53,17 @@ public static class TrainingCheckpoint
             throw new InvalidDataException($"No checkpoint in '{directory}' ({IndexFileName} is missing).");
         }
 
-        var length = new FileInfo(path).Length;
-        if (length is 0 or > MaxIndexBytes)
+        // RegularFile refuses a FIFO or device here without opening it, and the length before allocating.
+        var bytes = RegularFile.ReadAllBytes(path, MaxIndexBytes);
+        if (bytes.Length == 0)
         {
-            throw new InvalidDataException($"'{path}' is {length} bytes, not a checkpoint index.");
+            throw new InvalidDataException($"'{path}' is 0 bytes, not a checkpoint index.");
         }
 
         TrainingCheckpointState state;
         try
         {
-            state = JsonSerializer.Deserialize(File.ReadAllText(path), TrainingJsonContext.Default.TrainingCheckpointState)
+            state = JsonSerializer.Deserialize(bytes, TrainingJsonContext.Default.TrainingCheckpointState)
                 ?? throw new InvalidDataException($"'{path}' holds null.");
         }
         catch (JsonException e)
@@ -261,7 +263,7 @@ public static class TrainingCheckpoint
 
     private static string HashFile(string path)
     {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+        using var stream = RegularFile.OpenRead(path);
         return Convert.ToHexStringLower(SHA256.HashData(stream));
     }
 

@@ -51,6 +51,10 @@ public sealed class GradientSample<T> : IKroneckerSample, IKroneckerOperatorSour
         }
 
         this.gradients = gradients;
+        // MaxMagnitude returns the entry (sign included) of largest magnitude.
+        MaxMagnitude = Math.Abs(typeof(T) == typeof(float)
+            ? TensorPrimitives.MaxMagnitude(MemoryMarshal.Cast<T, float>(gradients.Span))
+            : TensorPrimitives.MaxMagnitude(MemoryMarshal.Cast<T, double>(gradients.Span)));
         Count = count;
         Rows = rows;
         Cols = cols;
@@ -69,6 +73,10 @@ public sealed class GradientSample<T> : IKroneckerSample, IKroneckerOperatorSour
 
     /// <summary>m·n, the length of each vec(Gᵢ).</summary>
     public int GradientLength => Rows * Cols;
+
+    /// <summary>max |entry| over all gradients (0 when every gradient is zero): the scale consumers divide out (by its
+    /// power of two) before sums whose powers could leave the fp64 range.</summary>
+    public double MaxMagnitude { get; }
 
     /// <summary>True when no weights were given (all 1/N).</summary>
     public bool IsUniform { get; }

