@@ -5,7 +5,7 @@ namespace ShampooMkl.Optim;
 
 /// <summary>AdamW (Loshchilov &amp; Hutter), the baseline Shampoo must beat, with the same parameter-group, step and checkpoint API.</summary>
 /// <remarks>
-/// At step t with η = <c>LearningRate</c>·<c>Schedule.Factor(t)</c>, elementwise in fp64:
+/// At step t with η = η₀·<c>Schedule.Factor(t)</c> (η₀ the group's base rate, <see cref="ElementwiseOptimizer{TOptions}.GetLearningRate"/>), elementwise in fp64:
 /// m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², m̂ = m/(1−β₁ᵗ), v̂ = v/(1−β₂ᵗ), W ← W·(1 − ηλ) − η·m̂/(√v̂ + ε),
 /// W rounded to the parameter's precision once. Gradients are checked as in <see cref="Shampoo"/> (wrong length throws, NaN/±∞ skips the step).
 /// The moments are fp64 arrays allocated once; a step allocates nothing.

@@ -21,8 +21,11 @@ namespace ShampooMkl.Optim;
 /// half-written checkpoint under the real name. Loading checks magic, version, length and checksum, then the optimizer
 /// kind and signature (parameter names, shapes, groups, and the options that give the state its meaning), then every
 /// tensor; any failure throws <see cref="InvalidDataException"/> and leaves the optimizer as it was. Options outside
-/// the signature (learning rate, schedule, weight decay, Nesterov, ε, frequencies…) may differ: the live optimizer's
-/// values apply from the next step, while each block's current ε is state and is restored.</para>
+/// the signature (schedule, weight decay, Nesterov, ε, frequencies…) may differ: the live optimizer's values apply from
+/// the next step, while each block's current ε is state and is restored. Each group's base learning rate is state too
+/// (<see cref="IOptimizer.SetLearningRate"/> may have changed it, e.g. from an external scheduler) and is restored, as
+/// PyTorch's <c>load_state_dict</c> restores <c>lr</c>; to retune it, call <see cref="IOptimizer.SetLearningRate"/>
+/// after loading.</para>
 /// <para>Resuming gives bit-identical parameters to an uninterrupted run on the same machine and BLAS settings (with
 /// MKL across machines, also fix <c>MKL_CBWR</c>).</para>
 /// </remarks>

@@ -7,8 +7,9 @@ namespace ShampooMkl.Optim;
 /// <summary>The common part of the element-wise baselines (<see cref="AdamW"/>, <see cref="Sgd"/>): parameter groups, gradient checks, step counting, schedule and checkpoint plumbing.</summary>
 /// <remarks>
 /// A step checks every gradient first (wrong length throws, NaN/±∞ skips the whole step with the state unchanged), then
-/// calls the derived optimizer once per parameter with η = <c>LearningRate</c>·<c>Schedule.Factor(t)</c> and the decay
-/// factor 1 − ηλ. The exported state is <c>step</c>, then per parameter <c>{name}/value</c> followed by the derived
+/// calls the derived optimizer once per parameter with η = η₀·<c>Schedule.Factor(t)</c>, η₀ the group's base rate
+/// (its options' <c>LearningRate</c> until <see cref="SetLearningRate"/>) and the decay
+/// factor 1 − ηλ. The exported state is <c>step</c>, <c>learningRates</c> (every group's base rate), then per parameter <c>{name}/value</c> followed by the derived
 /// optimizer's own tensors. Only this assembly derives from it.
 /// </remarks>
 /// <typeparam name="TOptions">The options record of the derived optimizer.</typeparam>
@@ -19,7 +20,7 @@ public abstract class ElementwiseOptimizer<TOptions> : ICheckpointable
 
     private protected ElementwiseOptimizer(IReadOnlyList<ParameterGroup<TOptions>> groups, TOptions defaults)
     {
-        Registry = new ParameterRegistry<TOptions>(groups, defaults, o => o.Validate());
+        Registry = new ParameterRegistry<TOptions>(groups, defaults, o => o.Validate(), o => o.LearningRate);
     }
 
     /// <inheritdoc />
@@ -28,8 +29,17 @@ public abstract class ElementwiseOptimizer<TOptions> : ICheckpointable
     /// <inheritdoc />
     public long StepCount { get; private set; }
 
-    /// <summary>The learning rate of the next step for parameters with the default options.</summary>
-    public double CurrentLearningRate => Registry.Defaults.LearningRate * Registry.Defaults.Schedule.Factor(StepCount + 1);
+    /// <inheritdoc />
+    public double CurrentLearningRate => Registry.GetLearningRate(0) * Registry.GroupOptions[0].Schedule.Factor(StepCount + 1);
+
+    /// <inheritdoc />
+    public int GroupCount => Registry.GroupCount;
+
+    /// <inheritdoc />
+    public double GetLearningRate(int group) => Registry.GetLearningRate(group);
+
+    /// <inheritdoc />
+    public void SetLearningRate(int group, double learningRate) => Registry.SetLearningRate(group, learningRate);
 
     /// <inheritdoc />
     public OptimizerStatistics Statistics { get; } = new();
@@ -58,10 +68,27 @@ public abstract class ElementwiseOptimizer<TOptions> : ICheckpointable
             return new StepResult(false, false, Registry.SkipMessage(bad, step));
         }
 
+        Registry.BeginStep();
+        try
+        {
+            UpdateAll(step);
+        }
+        finally
+        {
+            Registry.EndStep();
+        }
+
+        StepCount = step;
+        Statistics.StepTime += Stopwatch.GetElapsedTime(started);
+        return new StepResult(true, false, null);
+    }
+
+    private void UpdateAll(long step)
+    {
         for (var i = 0; i < Registry.Count; i++)
         {
             var o = Registry.OptionsOf(i);
-            var lr = o.LearningRate * o.Schedule.Factor(step);
+            var lr = Registry.BaseLearningRateOf(i) * o.Schedule.Factor(step);
             var decay = 1.0 - (lr * o.WeightDecay);
             var p = Registry.Parameters[i];
             if (p.ElementType == ParameterPrecision.Single)
@@ -73,10 +100,6 @@ public abstract class ElementwiseOptimizer<TOptions> : ICheckpointable
                 Update<double>(i, o, step, lr, decay, p.GetValues<double>(), p.GetGradient<double>());
             }
         }
-
-        StepCount = step;
-        Statistics.StepTime += Stopwatch.GetElapsedTime(started);
-        return new StepResult(true, false, null);
     }
 
     /// <inheritdoc />
@@ -85,7 +108,7 @@ public abstract class ElementwiseOptimizer<TOptions> : ICheckpointable
     /// <inheritdoc />
     public IReadOnlyList<StateTensor> ExportState()
     {
-        var all = new List<StateTensor> { StateTensor.Scalar(StateTransfer.StepName, StepCount) };
+        var all = new List<StateTensor> { StateTensor.Scalar(StateTransfer.StepName, StepCount), Registry.ExportLearningRates() };
         for (var i = 0; i < Registry.Count; i++)
         {
             var p = Registry.Parameters[i];
@@ -103,6 +126,7 @@ public abstract class ElementwiseOptimizer<TOptions> : ICheckpointable
     {
         StateTransfer.CheckSameStructure(ExportState(), state);
         var step = StateTransfer.Counter(state, StateTransfer.StepName);
+        Registry.CheckImportedLearningRates(state);
         CheckImportedState(state);
         for (var i = 0; i < Registry.Count; i++)
         {
@@ -119,6 +143,7 @@ public abstract class ElementwiseOptimizer<TOptions> : ICheckpointable
             ImportParameterState(i, state);
         }
 
+        Registry.ImportLearningRates(state);
         StepCount = step;
     }
 

@@ -15,8 +15,9 @@ public interface ICheckpointable : IOptimizer
     string CheckpointKind { get; }
 
     /// <summary>One line per parameter: name, shape, group and the options that give its state a meaning.
-    /// A checkpoint only loads into an optimizer with the same lines; the other options (learning rate, schedule,
-    /// weight decay, …) may differ and the live optimizer's values are used.</summary>
+    /// A checkpoint only loads into an optimizer with the same lines; the other options (schedule, weight decay, …) may
+    /// differ and the live optimizer's values are used. The base learning rates are state, not options: they are
+    /// restored.</summary>
     IReadOnlyList<string> CheckpointSignature { get; }
 
     /// <summary>All options as text, stored in the checkpoint header for people reading it.</summary>

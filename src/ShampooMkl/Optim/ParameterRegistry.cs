@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using ShampooMkl.Linalg;
+using ShampooMkl.Preconditioning;
 
 namespace ShampooMkl.Optim;
 
@@ -10,9 +11,13 @@ internal sealed class ParameterRegistry<TOptions> where TOptions : class
     private readonly Parameter[] parameters;
     private readonly TOptions[] options;
     private readonly int[] groupOf;
+    private readonly double[] learningRates;
+    private int stepping;
 
-    public ParameterRegistry(IReadOnlyList<ParameterGroup<TOptions>> groups, TOptions defaults, Action<TOptions> validate)
+    public ParameterRegistry(IReadOnlyList<ParameterGroup<TOptions>> groups, TOptions defaults, Action<TOptions> validate,
+        Func<TOptions, double> learningRate)
     {
+        ArgumentNullException.ThrowIfNull(learningRate);
         ArgumentNullException.ThrowIfNull(groups);
         ArgumentNullException.ThrowIfNull(defaults);
         validate(defaults);
@@ -63,11 +68,18 @@ internal sealed class ParameterRegistry<TOptions> where TOptions : class
         groupOf = [.. groupIndex];
         GroupOptions = groupOptions;
         Defaults = defaults;
+        learningRates = [.. groupOptions.Select(learningRate)];
     }
+
+    /// <summary>The name of the state tensor holding every group's base learning rate.</summary>
+    public const string LearningRatesName = "learningRates";
 
     public IReadOnlyList<Parameter> Parameters => parameters;
 
     public int Count => parameters.Length;
+
+    /// <summary>The number of parameter groups (empty groups included).</summary>
+    public int GroupCount => learningRates.Length;
 
     public TOptions Defaults { get; }
 
@@ -76,6 +88,83 @@ internal sealed class ParameterRegistry<TOptions> where TOptions : class
     public TOptions OptionsOf(int index) => options[index];
 
     public int GroupOf(int index) => groupOf[index];
+
+    /// <summary>The base learning rate (before the schedule) of parameter <paramref name="index"/>'s group.</summary>
+    public double BaseLearningRateOf(int index) => learningRates[groupOf[index]];
+
+    /// <summary>Group <paramref name="group"/>'s base learning rate.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="group"/> is not a group index.</exception>
+    public double GetLearningRate(int group)
+    {
+        CheckGroup(group);
+        return learningRates[group];
+    }
+
+    /// <summary>Sets group <paramref name="group"/>'s base learning rate for the following steps.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Not a group index, or a rate that is not finite and ≥ 0.</exception>
+    /// <exception cref="InvalidOperationException">A step is running.</exception>
+    public void SetLearningRate(int group, double learningRate)
+    {
+        CheckGroup(group);
+        if (!(learningRate >= 0) || double.IsInfinity(learningRate))
+        {
+            throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate,
+                $"The learning rate of parameter group {group} must be finite and ≥ 0.");
+        }
+
+        if (Volatile.Read(ref stepping) != 0)
+        {
+            throw new InvalidOperationException("The learning rate cannot change while a step is running; set it between steps.");
+        }
+
+        learningRates[group] = learningRate;
+    }
+
+    /// <summary>Marks a step as running (refusing <see cref="SetLearningRate"/>) until <see cref="EndStep"/>.</summary>
+    public void BeginStep() => Volatile.Write(ref stepping, 1);
+
+    /// <summary>Ends what <see cref="BeginStep"/> began.</summary>
+    public void EndStep() => Volatile.Write(ref stepping, 0);
+
+    /// <summary>Every group's base learning rate, as one state tensor.</summary>
+    public StateTensor ExportLearningRates() =>
+        StateTensor.From<double>(LearningRatesName, learningRates, learningRates.Length);
+
+    /// <summary>Checks the base learning rates of an imported state (finite, ≥ 0), before anything changes.</summary>
+    /// <exception cref="InvalidDataException">A rate out of range.</exception>
+    public void CheckImportedLearningRates(IReadOnlyList<StateTensor> state)
+    {
+        var rates = StateTransfer.Find(state, LearningRatesName).Data;
+        if (rates.Length != learningRates.Length)
+        {
+            throw new InvalidDataException(
+                $"State tensor '{LearningRatesName}' holds {rates.Length} learning rates; this optimizer has {learningRates.Length} parameter groups.");
+        }
+
+        for (var g = 0; g < rates.Length; g++)
+        {
+            if (!(rates[g] >= 0) || double.IsInfinity(rates[g]))
+            {
+                throw new InvalidDataException($"State tensor '{LearningRatesName}' holds {rates[g]} for group {g}; a learning rate must be finite and ≥ 0.");
+            }
+        }
+    }
+
+    /// <summary>Copies the base learning rates of a checked state.</summary>
+    public void ImportLearningRates(IReadOnlyList<StateTensor> state)
+    {
+        CheckImportedLearningRates(state);
+        StateTransfer.Find(state, LearningRatesName).Data.CopyTo(learningRates, 0);
+    }
+
+    private void CheckGroup(int group)
+    {
+        if ((uint)group >= (uint)learningRates.Length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(group), group,
+                $"There is no parameter group {group}; this optimizer has {learningRates.Length} (0 to {learningRates.Length - 1}).");
+        }
+    }
 
     /// <summary>Throws for a gradient of the wrong length, disposed memory or overlapping values and gradient; returns
     /// the index of the first parameter with a non-finite gradient, or −1. Buffers are checked for all parameters before

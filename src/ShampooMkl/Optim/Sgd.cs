@@ -5,7 +5,7 @@ namespace ShampooMkl.Optim;
 
 /// <summary>Stochastic gradient descent with heavy-ball or Nesterov momentum and decoupled weight decay: the simplest baseline.</summary>
 /// <remarks>
-/// At step t with η = <c>LearningRate</c>·<c>Schedule.Factor(t)</c>, elementwise in fp64: b ← μb + g (PyTorch's form);
+/// At step t with η = η₀·<c>Schedule.Factor(t)</c> (η₀ the group's base rate, <see cref="ElementwiseOptimizer{TOptions}.GetLearningRate"/>), elementwise in fp64: b ← μb + g (PyTorch's form);
 /// u = g + μb with Nesterov, else b (u = g when μ = 0); W ← W·(1 − ηλ) − η·u, rounded to the parameter's precision once.
 /// Gradients are checked as in <see cref="Shampoo"/>. A step allocates nothing.
 /// Checkpoint names: <c>step</c>, and per parameter <c>{name}/value</c> and, with momentum, <c>{name}/momentum</c>.

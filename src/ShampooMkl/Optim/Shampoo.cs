@@ -9,7 +9,8 @@ namespace ShampooMkl.Optim;
 /// <summary>The Shampoo optimizer (classic, Shampoo², or any root p) over parameter groups, on MKL or OpenBLAS.</summary>
 /// <remarks>
 /// <para>One <see cref="Step"/> at step t = <see cref="StepCount"/> + 1, each parameter with its group's options, learning
-/// rate η = <c>LearningRate</c>·<c>Schedule.Factor(t)</c> and start step t₀ = <c>EffectiveStartPreconditioningStep</c>:</para>
+/// rate η = η₀·<c>Schedule.Factor(t)</c> (η₀ the group's base rate, <see cref="GetLearningRate"/>: its options'
+/// <c>LearningRate</c> until <see cref="SetLearningRate"/> changes it) and start step t₀ = <c>EffectiveStartPreconditioningStep</c>:</para>
 /// <list type="number">
 /// <item>(a) Check every gradient: a wrong length or values overlapping the gradient throw <see cref="ArgumentException"/>,
 /// disposed memory <see cref="ObjectDisposedException"/>; a NaN/±∞ anywhere skips the
@@ -110,7 +111,7 @@ public sealed class Shampoo : ICheckpointable
         ICommunicator? communicator = null)
     {
         this.blas = blas;
-        registry = new ParameterRegistry<ShampooOptions>(groups, defaults ?? ShampooOptions.Shampoo, o => o.Validate());
+        registry = new ParameterRegistry<ShampooOptions>(groups, defaults ?? ShampooOptions.Shampoo, o => o.Validate(), o => o.LearningRate);
         states = new ShampooParameterState[registry.Count];
         try
         {
@@ -161,8 +162,21 @@ public sealed class Shampoo : ICheckpointable
     /// <inheritdoc />
     public long StepCount { get; private set; }
 
-    /// <summary>The learning rate of the next step for parameters with the default options.</summary>
-    public double CurrentLearningRate => LearningRate(registry.Defaults, StepCount + 1);
+    /// <inheritdoc />
+    public double CurrentLearningRate => registry.GetLearningRate(0) * registry.GroupOptions[0].Schedule.Factor(StepCount + 1);
+
+    /// <inheritdoc />
+    public int GroupCount => registry.GroupCount;
+
+    /// <inheritdoc />
+    public double GetLearningRate(int group) => registry.GetLearningRate(group);
+
+    /// <inheritdoc />
+    public void SetLearningRate(int group, double learningRate)
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        registry.SetLearningRate(group, learningRate);
+    }
 
     /// <inheritdoc />
     public OptimizerStatistics Statistics { get; } = new();
@@ -180,7 +194,7 @@ public sealed class Shampoo : ICheckpointable
     public IReadOnlyList<string> CheckpointSignature => signature;
 
     /// <summary>The learning rate the next step will use for <paramref name="parameter"/> (its group's rate and schedule).</summary>
-    public double LearningRateOf(Parameter parameter) => LearningRate(states[IndexOf(parameter)].Options, StepCount + 1);
+    public double LearningRateOf(Parameter parameter) => LearningRate(IndexOf(parameter), StepCount + 1);
 
     /// <summary>The preconditioner of <paramref name="parameter"/>: a <see cref="BlockedShampooPreconditioner{T}"/> for a
     /// matrix, a <see cref="DiagonalPreconditioner"/> for a vector. For inspection; updating it directly desynchronises the optimizer.
@@ -211,12 +225,14 @@ public sealed class Shampoo : ICheckpointable
             throw new InvalidOperationException("Shampoo.Step is already running on another thread; an optimizer is not thread-safe.");
         }
 
+        registry.BeginStep();
         try
         {
             return StepExclusive();
         }
         finally
         {
+            registry.EndStep();
             Volatile.Write(ref stepping, 0);
         }
     }
@@ -303,7 +319,7 @@ public sealed class Shampoo : ICheckpointable
     {
         for (var s = 0; s < states.Length; s++)
         {
-            states[s].Update(step, precondition[s], LearningRate(states[s].Options, step),
+            states[s].Update(step, precondition[s], LearningRate(s, step),
                 graftScales.AsSpan(graftScaleStart[s], states[s].GraftScaleCount));
         }
     }
@@ -368,7 +384,7 @@ public sealed class Shampoo : ICheckpointable
         return step == start || (step > start && step % o.PreconditionFrequency == 0);
     }
 
-    private static double LearningRate(ShampooOptions o, long step) => o.LearningRate * o.Schedule.Factor(step);
+    private double LearningRate(int index, long step) => registry.BaseLearningRateOf(index) * registry.OptionsOf(index).Schedule.Factor(step);
 
     private int IndexOf(Parameter parameter)
     {
@@ -388,7 +404,7 @@ public sealed class Shampoo : ICheckpointable
     public string DescribeOptions() => registry.DescribeOptions();
 
     /// <inheritdoc />
-    /// <remarks>Names: <c>step</c>, then per parameter <c>{name}/value</c>, <c>{name}/momentum</c> (β₁ &gt; 0),
+    /// <remarks>Names: <c>step</c>, <c>learningRates</c> (every group's base rate), then per parameter <c>{name}/value</c>, <c>{name}/momentum</c> (β₁ &gt; 0),
     /// <c>{name}/shampoo.block{k}.{L,R,Lroot,Rroot,Lbasis,Rbasis,updates,refreshes,failedRefreshes,epsilon,scale,hasRoots}</c>
     /// for a matrix or <c>{name}/diagonal.{v,updates}</c> for a vector, and <c>{name}/grafting.{v,updates}</c>.
     /// Distributed, the same tensors a single process would export, on any rank, once <see cref="GatherState"/> ran on
@@ -419,7 +435,7 @@ public sealed class Shampoo : ICheckpointable
 
     private List<StateTensor> ExportLocal()
     {
-        var all = new List<StateTensor> { StateTensor.Scalar(StateTransfer.StepName, StepCount) };
+        var all = new List<StateTensor> { StateTensor.Scalar(StateTransfer.StepName, StepCount), registry.ExportLearningRates() };
         foreach (var state in states)
         {
             state.Export(all, state.Parameter.Name + "/");
@@ -441,10 +457,13 @@ public sealed class Shampoo : ICheckpointable
     private void Apply(IReadOnlyList<StateTensor> state)
     {
         var step = StateTransfer.Counter(state, StateTransfer.StepName);
+        registry.CheckImportedLearningRates(state);
         foreach (var s in states)
         {
             s.Import(StateTransfer.Under(state, s.Parameter.Name + "/"));
         }
+
+        registry.ImportLearningRates(state);
 
         StepCount = step;
     }

@@ -48,6 +48,16 @@ internal sealed class MomentumSgd(IReadOnlyList<Parameter> parameters, float lea
 
     public double CurrentLearningRate => learningRate;
 
+    public int GroupCount => 1;
+
+    public double GetLearningRate(int group) => group == 0 ? learningRate : throw new ArgumentOutOfRangeException(nameof(group));
+
+    public void SetLearningRate(int group, double rate)
+    {
+        ArgumentOutOfRangeException.ThrowIfNotEqual(group, 0);
+        learningRate = (float)rate;
+    }
+
     public OptimizerStatistics Statistics { get; } = new();
 
     public StepResult Step()
