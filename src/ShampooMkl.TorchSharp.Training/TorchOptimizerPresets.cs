@@ -1,6 +1,7 @@
 using System.Globalization;
 using ShampooMkl.Analysis.Training;
 using ShampooMkl.Optim;
+using ShampooMkl.TorchSharp;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -97,10 +98,20 @@ public static class TorchOptimizerPresets
             ["implementation"] = "TorchSharp",
         });
 
-    // PENDING-ADAPTER
-    private static TorchOptimizerSetup CreateShampoo(nn.Module model, ShampooOptions options) => throw new NotSupportedException(model.ToString() + options);
+    private static TorchOptimizerSetup CreateShampoo(nn.Module model, ShampooOptions options)
+    {
+        var optimizer = new TorchShampoo(model.named_parameters(), options);
+        return new TorchOptimizerSetup(optimizer, WithImplementation(OptimizerPresets.Describe(options)), () => optimizer.Core.Statistics);
+    }
 
-    private static TorchOptimizerSetup CreateAdamW(nn.Module model, AdamWOptions options) => throw new NotSupportedException(model.ToString() + options);
+    private static TorchOptimizerSetup CreateAdamW(nn.Module model, AdamWOptions options)
+    {
+        var optimizer = new TorchAdamW(model.named_parameters(), options);
+        return new TorchOptimizerSetup(optimizer, WithImplementation(OptimizerPresets.Describe(options)), () => optimizer.Core.Statistics);
+    }
+
+    private static Dictionary<string, string> WithImplementation(IReadOnlyDictionary<string, string> settings) =>
+        new(settings) { ["implementation"] = "ShampooMkl" };
 
     private static string F(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 }
