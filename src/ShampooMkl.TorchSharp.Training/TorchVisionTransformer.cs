@@ -8,11 +8,12 @@ namespace ShampooMkl.TorchSharp.Training;
 /// <summary>A small vision transformer for MNIST, as a TorchSharp module: 7×7 patches → 16 tokens of width 64, a learned
 /// position embedding, 2 pre-norm transformer blocks with 4 attention heads, a final layer norm, mean pooling over the
 /// tokens and a linear head; input (batch, 784), output logits (batch, 10).</summary>
-/// <remarks>Mean pooling instead of a class token keeps every token a patch. Parameters, in order: <c>embed.weight</c>
-/// (64×49), <c>embed.bias</c>, <c>position</c> (16×64, normal with σ = 0.02), then per block <c>blocks.k.norm1</c>,
-/// <c>attention</c> (fused q/k/v 192×64 and output 64×64), <c>norm2</c>, <c>mlp</c> (64→128→64, GELU); <c>norm</c>,
-/// <c>head.weight</c> (10×64), <c>head.bias</c>. Linear layers use TorchSharp's default initialisation from torch's global
-/// generator (seed it first, see <see cref="TorchModelFactory.Create"/>).</remarks>
+/// <remarks>Mean pooling instead of a class token keeps every token a patch. Parameters, in <c>named_parameters()</c>
+/// order: <c>position</c> (16×64, normal with σ = 0.02), <c>embed.weight</c> (64×49), <c>embed.bias</c>, then per block k
+/// <c>blocks.k.norm1</c>, <c>blocks.k.qkv</c> (fused q/k/v, 192×64), <c>blocks.k.projection</c> (64×64), <c>blocks.k.norm2</c>,
+/// <c>blocks.k.hidden</c> (128×64) and <c>blocks.k.output</c> (64×128) with GELU between the last two; <c>norm</c>,
+/// <c>head.weight</c> (10×64), <c>head.bias</c>. Linear and layer-norm parameters use TorchSharp's default initialisation
+/// from torch's global generator (seed it first, see <see cref="TorchModelFactory.Create"/>).</remarks>
 public sealed class TorchVisionTransformer : Module<Tensor, Tensor>
 {
     /// <summary>Image side in pixels.</summary>
