@@ -222,16 +222,11 @@ public sealed class TorchTrainer
         }
     }
 
-    /// <summary>libtorch's version, and the BLAS backend of ShampooMkl's optimizers when one is loaded.</summary>
-    private string DescribeBackend()
+    /// <summary>libtorch's version, and ShampooMkl's BLAS backend when one is loaded (always for ShampooMkl's optimizers).</summary>
+    private static string DescribeBackend()
     {
         var torchVersion = $"libtorch {torch.__version__}";
-        if (optimizer.Statistics is null)
-        {
-            return torchVersion;
-        }
-
         var (blas, _) = Trainer.DescribeBlas();
-        return blas is null ? torchVersion : $"{torchVersion}; optimizer: {blas}";
+        return blas is null ? torchVersion : $"{torchVersion}; ShampooMkl: {blas}";
     }
 }
