@@ -9,6 +9,7 @@ namespace ShampooMkl.TorchSharp.Training;
 public static class TorchModelFactory
 {
     private static readonly string[] names = ["mlp", "cnn", "vit"];
+    private static readonly Lock Generator = new();
 
     /// <summary>The command-line names, in <see cref="TorchModelKind"/> order.</summary>
     public static IReadOnlyList<string> Names => names;
@@ -44,6 +45,8 @@ public static class TorchModelFactory
 
     /// <summary>Seeds torch's global generator with <paramref name="seed"/> and builds an MNIST-sized model (784 inputs,
     /// 10 classes), so the same seed gives the same initial parameters.</summary>
+    /// <remarks>Torch's generator is process-wide: code that draws from it on another thread at the same time (another
+    /// model being built, <c>torch.randn</c>) changes the result. Calls of this method are serialised.</remarks>
     /// <exception cref="ArgumentOutOfRangeException">An unknown kind.</exception>
     public static nn.Module<Tensor, Tensor> Create(TorchModelKind kind, int seed)
     {
@@ -52,12 +55,16 @@ public static class TorchModelFactory
             throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown model kind.");
         }
 
-        torch.manual_seed(seed);
-        return kind switch
+        // Seeding and drawing must not interleave with another caller's: torch's generator is process-wide.
+        lock (Generator)
         {
-            TorchModelKind.Mlp => new TorchMlp(),
-            TorchModelKind.Cnn => new TorchCnn(),
-            _ => new TorchVisionTransformer(),
-        };
+            torch.manual_seed(seed);
+            return kind switch
+            {
+                TorchModelKind.Mlp => new TorchMlp(),
+                TorchModelKind.Cnn => new TorchCnn(),
+                _ => new TorchVisionTransformer(),
+            };
+        }
     }
 }
