@@ -4,7 +4,7 @@
 #   scripts/update-public-api.sh          (or: ./build.sh --target=ApiBaseline)
 #
 # Each shipped library (every src/*/*.csproj that references Microsoft.CodeAnalysis.PublicApiAnalyzers: today
-# src/ShampooMkl and src/ShampooMkl.Analysis) carries PublicAPI.Shipped.txt and
+# src/ShampooMkl, src/ShampooMkl.Analysis and src/ShampooMkl.TorchSharp) carries PublicAPI.Shipped.txt and
 # PublicAPI.Unshipped.txt, read by Microsoft.CodeAnalysis.PublicApiAnalyzers; a public member missing from them
 # (RS0016) or listed but gone (RS0017) fails the build. Nothing is released yet (0.x), so the whole surface lives
 # in PublicAPI.Unshipped.txt and PublicAPI.Shipped.txt is only the '#nullable enable' header; at a release, move

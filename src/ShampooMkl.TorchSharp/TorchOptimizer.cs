@@ -19,7 +19,8 @@ namespace ShampooMkl.TorchSharp;
 /// <para><b>Learning rates.</b> <c>ParamGroups</c> has one entry per group, in constructor order; its
 /// <c>LearningRate</c>, set by the user or by a TorchSharp scheduler (<c>torch.optim.lr_scheduler.StepLR(optimizer, …)</c>),
 /// is the group's base rate η₀ of the next <see cref="step"/> (<see cref="IOptimizer.SetLearningRate"/>); the core's
-/// own <c>Schedule</c> still multiplies it (leave it <c>Constant</c> when a TorchSharp scheduler drives the rate).</para>
+/// own <c>Schedule</c> still multiplies it (leave it <c>Constant</c> when a TorchSharp scheduler drives the rate).
+/// Set rates through <c>ParamGroups</c>: a rate set on <see cref="Core"/> directly is overwritten by the next step.</para>
 /// <para><b>Undefined gradients.</b> torch.optim skips a parameter whose <c>.grad</c> is undefined; this optimizer
 /// refuses the step instead (<see cref="InvalidOperationException"/> naming the parameter, nothing changed), because
 /// Shampoo's statistics, momentum and step count are kept for every parameter at every step. A non-finite gradient

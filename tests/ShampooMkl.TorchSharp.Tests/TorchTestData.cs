@@ -1,6 +1,9 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using TorchParameter = TorchSharp.Modules.Parameter;
 
 namespace ShampooMkl.TorchSharp.Tests;
 
@@ -39,5 +42,25 @@ internal static class TorchTestData
         var loss = nn.functional.cross_entropy(model.call(x), y);
         loss.backward();
         return loss.item<float>();
+    }
+
+    /// <summary>The tensor's own storage as fp32 values (no copy).</summary>
+    public static Span<float> Storage(Tensor tensor) => MemoryMarshal.Cast<byte, float>(tensor.bytes);
+
+    /// <summary>The address of the tensor's first element.</summary>
+    public static unsafe nint Address(Tensor tensor) => (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(tensor.bytes));
+
+    /// <summary>Copies of every parameter's values, in order.</summary>
+    public static float[][] Snapshot(IEnumerable<TorchParameter> parameters) => [.. parameters.Select(p => Storage(p).ToArray())];
+
+    /// <summary>Bitwise equality of each parameter's storage with <paramref name="expected"/>.</summary>
+    public static void AssertSameBits(float[][] expected, IReadOnlyList<TorchParameter> actual, string what)
+    {
+        Assert.Equal(expected.Length, actual.Count);
+        for (var k = 0; k < expected.Length; k++)
+        {
+            Assert.True(MemoryMarshal.AsBytes(expected[k].AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(Storage(actual[k]))),
+                $"{what}: parameter {k} differs.");
+        }
     }
 }

@@ -207,7 +207,8 @@ public sealed class CheckpointTests : IDisposable
         // Another optimizer kind.
         AssertRefused(new AdamW(OptimTestData.Parameters(OptimTestData.SmallShapes)), "cannot be loaded into AdamW");
 
-        // Learning rate, schedule, weight decay, Nesterov, ε, frequencies may change: training continues with the new ones.
+        // Schedule, weight decay, Nesterov, ε, frequencies may change: training continues with the new ones. The base
+        // learning rate is state: the checkpoint's is restored, and SetLearningRate retunes it after loading.
         var parameters = OptimTestData.Parameters(OptimTestData.SmallShapes);
         using var retuned = new Shampoo(parameters, RichOptions(FactorPrecision.Single) with
         {
@@ -216,6 +217,8 @@ public sealed class CheckpointTests : IDisposable
         });
         Checkpoint.Load(retuned, path);
         Assert.Equal(SaveAfter, retuned.StepCount);
+        Assert.Equal(RichOptions(FactorPrecision.Single).LearningRate, retuned.GetLearningRate(0));
+        retuned.SetLearningRate(0, 0.001);
         Assert.Equal(0.001, retuned.CurrentLearningRate);
 
         void AssertRefused(ICheckpointable optimizer, string expected)
