@@ -67,6 +67,7 @@ internal static class TrainCommand
             DefaultValueFactory = _ => 0,
         };
         var threads = ThreadsOption();
+        threads.Description += " With --framework torchsharp also libtorch's intra-op threads.";
         var json = new Option<FileInfo?>("--json") { Description = "Write the training report as JSON to this file.", HelpName = "FILE" };
         var plot = new Option<FileInfo?>("--plot") { Description = "Plot train and test loss per epoch into this PNG.", HelpName = "FILE.png" };
         var checkpoint = new Option<DirectoryInfo?>("--checkpoint") { Description = "Save a checkpoint into this folder after every epoch.", HelpName = "DIR" };
