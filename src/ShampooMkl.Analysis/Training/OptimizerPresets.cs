@@ -96,7 +96,15 @@ public static class OptimizerPresets
     public static OptimizerSetup Create(IReadOnlyList<Parameter> parameters, ShampooOptions options, ICommunicator? communicator = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var description = new Dictionary<string, string>
+        return new OptimizerSetup(new Shampoo(parameters, options, communicator: communicator), Describe(options));
+    }
+
+    /// <summary>The settings of Shampoo <paramref name="options"/> as a report records them (<c>lr</c>, <c>root</c>,
+    /// <c>beta2</c>, <c>epsilon</c>, <c>grafting</c>, …; numbers formatted invariantly and round-trippable).</summary>
+    public static IReadOnlyDictionary<string, string> Describe(ShampooOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return new Dictionary<string, string>
         {
             ["lr"] = F(options.LearningRate),
             ["root"] = F(options.Root),
@@ -113,14 +121,21 @@ public static class OptimizerPresets
             ["weightDecay"] = F(options.WeightDecay),
             ["factorPrecision"] = options.FactorPrecision.ToString(),
         };
-        return new OptimizerSetup(new Shampoo(parameters, options, communicator: communicator), description);
     }
 
     /// <summary>AdamW with explicit options.</summary>
     public static OptimizerSetup Create(IReadOnlyList<Parameter> parameters, AdamWOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var description = new Dictionary<string, string>
+        return new OptimizerSetup(new AdamW(parameters, options), Describe(options));
+    }
+
+    /// <summary>The settings of AdamW <paramref name="options"/> as a report records them (<c>lr</c>, <c>beta1</c>,
+    /// <c>beta2</c>, <c>epsilon</c>, <c>weightDecay</c>).</summary>
+    public static IReadOnlyDictionary<string, string> Describe(AdamWOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return new Dictionary<string, string>
         {
             ["lr"] = F(options.LearningRate),
             ["beta1"] = F(options.Beta1),
@@ -128,7 +143,6 @@ public static class OptimizerPresets
             ["epsilon"] = F(options.Epsilon),
             ["weightDecay"] = F(options.WeightDecay),
         };
-        return new OptimizerSetup(new AdamW(parameters, options), description);
     }
 
     /// <summary>SGD with explicit options.</summary>

@@ -7,6 +7,7 @@ using ShampooMkl.Cli.Reporting;
 using ShampooMkl.Distributed;
 using ShampooMkl.Linalg;
 using ShampooMkl.Optim;
+using ShampooMkl.TorchSharp.Training;
 using Spectre.Console;
 
 namespace ShampooMkl.Cli.Commands;
@@ -17,39 +18,40 @@ internal static class TrainCommand
     /// <summary>Builds the command with its options and action.</summary>
     public static Command Create()
     {
+        var framework = new Option<string>("--framework")
+        {
+            Description = "Which framework holds the model: core (ShampooMkl's own models, the default) or torchsharp " +
+                "(TorchSharp modules; ShampooMkl's optimizers through the TorchSharp adapter, or TorchSharp's own).",
+            HelpName = string.Join("|", TrainingFrameworks.Names),
+            DefaultValueFactory = _ => TrainingFrameworks.Name(TrainingFramework.Core),
+        };
+        framework.Validators.Add(result =>
+        {
+            var name = result.GetValueOrDefault<string>();
+            if (!TrainingFrameworks.TryParse(name, out _))
+            {
+                result.AddError(TrainingFrameworks.UnknownMessage(name));
+            }
+        });
         var model = new Option<string>("--model")
         {
-            Description = $"Model to train: {string.Join(", ", ModelFactory.Names)}.",
-            HelpName = string.Join("|", ModelFactory.Names),
+            Description = $"Model to train: {string.Join(", ", ModelFactory.Names)} (core); {string.Join(", ", TorchModelFactory.Names)} (torchsharp).",
+            HelpName = string.Join("|", ModelFactory.Names.Union(TorchModelFactory.Names)),
             DefaultValueFactory = _ => "mlp",
         };
-        model.Validators.Add(result =>
-        {
-            var name = result.GetValueOrDefault<string>();
-            if (!ModelFactory.TryParse(name, out _))
-            {
-                result.AddError(ModelFactory.UnknownMessage(name));
-            }
-        });
         var optimizer = new Option<string>("--optimizer")
         {
-            Description = $"Optimizer preset: {string.Join(", ", OptimizerPresets.Names)} (shampoo2 = Shampoo², root 2 with trace normalisation).",
-            HelpName = string.Join("|", OptimizerPresets.Names),
+            Description = $"Optimizer preset: {string.Join(", ", OptimizerPresets.Names)} (core); {string.Join(", ", TorchOptimizerPresets.Names)} " +
+                "(torchsharp; torch-* are TorchSharp's own). shampoo2 = Shampoo², root 2 with trace normalisation.",
+            HelpName = string.Join("|", OptimizerPresets.Names.Union(TorchOptimizerPresets.Names)),
             DefaultValueFactory = _ => "shampoo2",
         };
-        optimizer.Validators.Add(result =>
-        {
-            var name = result.GetValueOrDefault<string>();
-            if (!OptimizerPresets.TryParse(name, out _))
-            {
-                result.AddError(OptimizerPresets.UnknownMessage(name));
-            }
-        });
         var epochs = NumericOptions.Int("--epochs", "Epochs to train (including those already in a resumed checkpoint).", 3, 1, MaxEpochs);
         var batchSize = NumericOptions.Int("--batch-size", "Examples per step.", 128, 1, MaxBatchSize);
         var learningRate = NumericOptions.OptionalPositiveDouble("--lr",
             "Base learning rate; default: the preset's tuned value (" + string.Join(", ",
-                Enum.GetValues<OptimizerKind>().Select(k => string.Create(CultureInfo.InvariantCulture, $"{OptimizerPresets.Name(k)} {OptimizerPresets.DefaultLearningRate(k):G}"))) + ").",
+                Enum.GetValues<OptimizerKind>().Select(k => string.Create(CultureInfo.InvariantCulture, $"{OptimizerPresets.Name(k)} {OptimizerPresets.DefaultLearningRate(k):G}"))) +
+                "; torch-adam, torch-adamw " + TorchOptimizerPresets.TorchLearningRate.ToString("G", CultureInfo.InvariantCulture) + ").",
             "RATE", MaxLearningRate);
         var seed = new Option<int>("--seed")
         {
@@ -57,6 +59,7 @@ internal static class TrainCommand
             DefaultValueFactory = _ => 0,
         };
         var threads = ThreadsOption();
+        threads.Description += " With --framework torchsharp also libtorch's intra-op threads.";
         var json = new Option<FileInfo?>("--json") { Description = "Write the training report as JSON to this file.", HelpName = "FILE" };
         var plot = new Option<FileInfo?>("--plot") { Description = "Plot train and test loss per epoch into this PNG.", HelpName = "FILE.png" };
         var checkpoint = new Option<DirectoryInfo?>("--checkpoint") { Description = "Save a checkpoint into this folder after every epoch.", HelpName = "DIR" };
@@ -69,10 +72,23 @@ internal static class TrainCommand
 
         var command = new Command("train", "Train a model on MNIST (8,000 train / 2,000 test digits) and report loss and accuracy per epoch.")
         {
-            model, optimizer, epochs, batchSize, learningRate, seed, threads, json, plot, checkpoint, resume, distributed,
+            framework, model, optimizer, epochs, batchSize, learningRate, seed, threads, json, plot, checkpoint, resume, distributed,
         };
         command.Validators.Add(result =>
         {
+            // Names are checked here, not per option, because which names exist depends on --framework.
+            // A command validator sees no default values: an option the user left out is read as its default here.
+            if (!TrainingFrameworks.TryParse(ValueOrDefault(result, framework, "core"), out var chosen))
+            {
+                return;
+            }
+
+            foreach (var error in TrainingFrameworks.Check(chosen, ValueOrDefault(result, model, "mlp"), ValueOrDefault(result, optimizer, "shampoo2"),
+                result.GetValue(checkpoint) is not null, result.GetValue(distributed)))
+            {
+                result.AddError(error);
+            }
+
             if (result.GetValue(resume) && result.GetValue(checkpoint) is null)
             {
                 result.AddError("--resume needs --checkpoint DIR (the folder to resume from).");
@@ -84,6 +100,22 @@ internal static class TrainCommand
             Preflight.CheckDataFolder();
             Preflight.CheckWritableFile(parseResult.GetValue(json)?.FullName, "--json");
             Preflight.CheckWritableFile(parseResult.GetValue(plot)?.FullName, "--plot");
+            if (TrainingFrameworks.Parse(parseResult.GetValue(framework)!) == TrainingFramework.TorchSharp)
+            {
+                var torchSettings = new TorchTrainingSettings
+                {
+                    Model = TorchModelFactory.Parse(parseResult.GetValue(model)!),
+                    Optimizer = TorchOptimizerPresets.Parse(parseResult.GetValue(optimizer)!),
+                    Epochs = parseResult.GetValue(epochs),
+                    BatchSize = parseResult.GetValue(batchSize),
+                    LearningRate = parseResult.GetValue(learningRate),
+                    Seed = parseResult.GetValue(seed),
+                    Threads = parseResult.GetValue(threads),
+                };
+                return TorchSharpTraining.Execute(torchSettings, parseResult.GetValue(json)?.FullName, parseResult.GetValue(plot)?.FullName,
+                    AnsiConsole.Console, TorchSharpRelaunch.CommandLineArguments());
+            }
+
             var settings = new TrainingRunSettings
             {
                 Model = ModelFactory.Parse(parseResult.GetValue(model)!),
@@ -294,4 +326,7 @@ internal static class TrainCommand
             console.MarkupLine($"Loss plot written to [blue]{Markup.Escape(plotPath)}[/].");
         }
     }
+
+    private static string ValueOrDefault(System.CommandLine.Parsing.CommandResult result, Option<string> option, string defaultValue) =>
+        result.GetResult(option) is { Implicit: false } given ? given.GetValueOrDefault<string>() ?? defaultValue : defaultValue;
 }
