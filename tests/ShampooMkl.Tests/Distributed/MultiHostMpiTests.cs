@@ -91,7 +91,7 @@ public sealed class MultiHostMpiTests : IClassFixture<NetworkNamespaceHosts>
         // Only the last complete checkpoint, nothing partial; it resumes, and the result equals a run that never stopped.
         var entries = Directory.EnumerateFileSystemEntries(checkpoint, "*", SearchOption.AllDirectories)
             .Select(e => Path.GetRelativePath(checkpoint, e)).Order(StringComparer.Ordinal).ToArray();
-        Assert.Equal(["checkpoint.json", "epoch-0001", Path.Combine("epoch-0001", "optimizer.ckpt")], entries);
+        Assert.Equal([Analysis.Training.CheckpointFolderLock.FileName, "checkpoint.json", "epoch-0001", Path.Combine("epoch-0001", "optimizer.ckpt")], entries);
         var resumed = Path.Combine(hosts.Folder, "resumed.bin");
         MpiJob.Run(2, "trainer", "--epochs", "4", "--distributed", "--checkpoint", checkpoint, "--resume", "--out", resumed)
             .AssertSucceededWith("trainer ok ranks=2 epochs=4 resumedAfter=1");

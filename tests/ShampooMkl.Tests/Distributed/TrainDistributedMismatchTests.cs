@@ -32,7 +32,7 @@ public sealed class TrainDistributedMismatchTests
         Assert.True(job.Elapsed < Prompt, "The ranks did not stop promptly." + Environment.NewLine + job.Description);
         foreach (var rank in new[] { 0, 1 })
         {
-            var line = $"[rank {rank}] The 2 ranks were not started with the same settings ({option}: rank 0 has {first}, rank 1 has {second}); " +
+            var line = $"[rank {rank}] {ErrorPolicy.Prefix}The 2 ranks were not started with the same settings ({option}: rank 0 has {first}, rank 1 has {second}); " +
                        "start every rank with the same arguments.";
             Assert.True(job.Stderr.Contains(line, StringComparison.Ordinal), $"Expected '{line}'.{Environment.NewLine}{job.Description}");
         }
