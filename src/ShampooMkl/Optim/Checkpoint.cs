@@ -18,7 +18,8 @@ namespace ShampooMkl.Optim;
 /// <item>SHA-256 of everything before it (magic, version, length and payload).</item>
 /// </list>
 /// <para>Saving writes a temporary file in the target folder and moves it over the target, so a crash never leaves a
-/// half-written checkpoint under the real name. Loading checks magic, version, length and checksum, then the optimizer
+/// half-written checkpoint under the real name (the <see cref="Stream"/> overloads write and read the same bytes at the
+/// stream's position; atomicity is then the caller's). Loading checks magic, version, length and checksum, then the optimizer
 /// kind and signature (parameter names, shapes, groups, and the options that give the state its meaning), then every
 /// tensor; any failure throws <see cref="InvalidDataException"/> and leaves the optimizer as it was. Options outside
 /// the signature (schedule, weight decay, Nesterov, ε, frequencies…) may differ: the live optimizer's values apply from
@@ -85,6 +86,31 @@ public static class Checkpoint
         }
     }
 
+    /// <summary>Writes the complete state of <paramref name="optimizer"/> to <paramref name="stream"/> at its current
+    /// position (the same bytes as a file), leaving the stream open and positioned after the checkpoint.</summary>
+    /// <remarks>Atomicity is the caller's: a stream written halfway (an exception from the stream) holds a truncated
+    /// checkpoint, which <see cref="Load(ICheckpointable, Stream)"/> refuses. The state is serialised completely before
+    /// the first byte is written, so an error of the optimizer writes nothing.</remarks>
+    /// <exception cref="ArgumentException"><paramref name="stream"/> cannot be written.</exception>
+    /// <exception cref="IOException">The stream failed while writing.</exception>
+    public static void Save(ICheckpointable optimizer, Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        ArgumentNullException.ThrowIfNull(stream);
+        if (!stream.CanWrite)
+        {
+            throw new ArgumentException("The checkpoint stream cannot be written; pass a writable stream (e.g. a FileStream opened for writing or a MemoryStream).", nameof(stream));
+        }
+
+        if (!BitConverter.IsLittleEndian)
+        {
+            throw new PlatformNotSupportedException("Checkpoints are written little-endian; this machine is big-endian.");
+        }
+
+        stream.Write(Serialize(optimizer));
+        stream.Flush();
+    }
+
     /// <summary>Restores <paramref name="optimizer"/> (state, parameters and statistics) from <paramref name="path"/>.</summary>
     /// <exception cref="InvalidDataException">Not a checkpoint, another format version, truncated or altered, or saved from
     /// another kind of optimizer, another model or incompatible options; the optimizer is unchanged.</exception>
@@ -92,13 +118,31 @@ public static class Checkpoint
     public static void Load(ICheckpointable optimizer, string path)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
-        var contents = Read(path);
+        Apply(optimizer, Read(path), $"'{path}'");
+    }
+
+    /// <summary>Restores <paramref name="optimizer"/> from the checkpoint at <paramref name="stream"/>'s current position,
+    /// with the same checks as <see cref="Load(ICheckpointable, string)"/>. Reads exactly the checkpoint's bytes (its header
+    /// gives the length), so the stream is left positioned after it and open.</summary>
+    /// <exception cref="ArgumentException"><paramref name="stream"/> cannot be read.</exception>
+    /// <exception cref="InvalidDataException">Not a checkpoint, another format version, truncated (the stream ends early)
+    /// or altered, or saved from another kind of optimizer, another model or incompatible options; the optimizer is unchanged.</exception>
+    public static void Load(ICheckpointable optimizer, Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        Apply(optimizer, Read(stream), StreamLabel);
+    }
+
+    private const string StreamLabel = "The checkpoint stream";
+
+    private static void Apply(ICheckpointable optimizer, CheckpointContents contents, string source)
+    {
         if (contents.Kind != optimizer.CheckpointKind)
         {
-            throw new InvalidDataException($"'{path}' holds the state of the {contents.Kind} optimizer; it cannot be loaded into {optimizer.CheckpointKind}.");
+            throw new InvalidDataException($"{source} holds the state of the {contents.Kind} optimizer; it cannot be loaded into {optimizer.CheckpointKind}.");
         }
 
-        CheckSignature(path, contents.Signature, optimizer.CheckpointSignature);
+        CheckSignature(source, contents.Signature, optimizer.CheckpointSignature);
         optimizer.ImportState(contents.Tensors);
         var s = optimizer.Statistics;
         var saved = contents.Statistics;
@@ -117,10 +161,52 @@ public static class Checkpoint
     public static CheckpointContents Read(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        return Parse(File.ReadAllBytes(path), path);
+        return Parse(File.ReadAllBytes(path), $"'{path}'");
     }
 
-    private static void CheckSignature(string path, IReadOnlyList<string> saved, IReadOnlyList<string> live)
+    /// <summary>Reads and verifies the checkpoint at <paramref name="stream"/>'s current position without loading it;
+    /// reads exactly its bytes and leaves the stream open.</summary>
+    /// <exception cref="ArgumentException"><paramref name="stream"/> cannot be read.</exception>
+    /// <exception cref="InvalidDataException">Not a checkpoint, another format version, truncated or altered.</exception>
+    public static CheckpointContents Read(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        if (!stream.CanRead)
+        {
+            throw new ArgumentException("The checkpoint stream cannot be read; pass a readable stream positioned at the checkpoint.", nameof(stream));
+        }
+
+        var header = new byte[HeaderLength];
+        var got = stream.ReadAtLeast(header, HeaderLength, throwOnEndOfStream: false);
+        if (got < Magic.Length || !header.AsSpan(0, Magic.Length).SequenceEqual(Magic))
+        {
+            throw new InvalidDataException($"{StreamLabel} does not hold a ShampooMkl checkpoint at its position (its first bytes are not 'SHMPCKPT').");
+        }
+
+        if (got < HeaderLength)
+        {
+            throw new InvalidDataException($"{StreamLabel} is truncated: it ends {got} bytes into the checkpoint's header.");
+        }
+
+        var length = BitConverter.ToInt64(header, 12);
+        if (length < 0 || length > Array.MaxLength - HeaderLength - ChecksumLength)
+        {
+            throw new InvalidDataException($"{StreamLabel} is corrupted: its header announces a payload of {length} bytes.");
+        }
+
+        var file = new byte[HeaderLength + length + ChecksumLength];
+        header.CopyTo(file, 0);
+        var rest = stream.ReadAtLeast(file.AsSpan(HeaderLength), file.Length - HeaderLength, throwOnEndOfStream: false);
+        if (rest < file.Length - HeaderLength)
+        {
+            throw new InvalidDataException(
+                $"{StreamLabel} is truncated: its header announces {file.Length} bytes, the stream ends after {HeaderLength + rest}.");
+        }
+
+        return Parse(file, StreamLabel);
+    }
+
+    private static void CheckSignature(string source, IReadOnlyList<string> saved, IReadOnlyList<string> live)
     {
         for (var i = 0; i < Math.Max(saved.Count, live.Count); i++)
         {
@@ -129,7 +215,7 @@ public static class Checkpoint
             if (a != b)
             {
                 throw new InvalidDataException(
-                    $"'{path}' was saved from another model or incompatible options. Parameter {i}:{Environment.NewLine}" +
+                    $"{source} was saved from another model or incompatible options. Parameter {i}:{Environment.NewLine}" +
                     $"  checkpoint: {a}{Environment.NewLine}  optimizer:  {b}");
             }
         }
@@ -214,23 +300,23 @@ public static class Checkpoint
         }
     }
 
-    private static CheckpointContents Parse(byte[] file, string path)
+    private static CheckpointContents Parse(byte[] file, string source)
     {
         if (file.Length < Magic.Length || !file.AsSpan(0, Magic.Length).SequenceEqual(Magic))
         {
-            throw new InvalidDataException($"'{path}' is not a ShampooMkl checkpoint (its first bytes are not 'SHMPCKPT').");
+            throw new InvalidDataException($"{source} is not a ShampooMkl checkpoint (its first bytes are not 'SHMPCKPT').");
         }
 
         if (file.Length < HeaderLength + ChecksumLength)
         {
-            throw new InvalidDataException($"'{path}' is truncated: {file.Length} bytes is shorter than an empty checkpoint.");
+            throw new InvalidDataException($"{source} is truncated: {file.Length} bytes is shorter than an empty checkpoint.");
         }
 
         var version = BitConverter.ToInt32(file, 8);
         if (version != FormatVersion)
         {
             throw new InvalidDataException(
-                $"'{path}' has checkpoint format version {version}; this build reads version {FormatVersion} only.");
+                $"{source} has checkpoint format version {version}; this build reads version {FormatVersion} only.");
         }
 
         var length = BitConverter.ToInt64(file, 12);
@@ -238,7 +324,7 @@ public static class Checkpoint
         if (length < 0 || expected != file.Length)
         {
             throw new InvalidDataException(
-                $"'{path}' is truncated or padded: its header announces {expected} bytes, the file has {file.Length}.");
+                $"{source} is truncated or padded: its header announces {expected} bytes, the file has {file.Length}.");
         }
 
         var payloadEnd = HeaderLength + (int)length;
@@ -246,7 +332,7 @@ public static class Checkpoint
         SHA256.HashData(file.AsSpan(0, payloadEnd), hash);
         if (!hash.SequenceEqual(file.AsSpan(payloadEnd, ChecksumLength)))
         {
-            throw new InvalidDataException($"'{path}' is corrupted: its SHA-256 checksum does not match its contents.");
+            throw new InvalidDataException($"{source} is corrupted: its SHA-256 checksum does not match its contents.");
         }
 
         try
@@ -282,7 +368,7 @@ public static class Checkpoint
         catch (Exception e) when (e is EndOfStreamException or InvalidDataException or ArgumentException or OverflowException or DecoderFallbackException)
         {
             // The checksum matched, so the writer itself produced this: say so rather than blaming the disk.
-            throw new InvalidDataException($"'{path}' has a valid checksum but a malformed payload ({e.Message}).", e);
+            throw new InvalidDataException($"{source} has a valid checksum but a malformed payload ({e.Message}).", e);
         }
     }
 

@@ -20,7 +20,7 @@ public abstract class ElementwiseOptimizer<TOptions> : ICheckpointable
 
     private protected ElementwiseOptimizer(IReadOnlyList<ParameterGroup<TOptions>> groups, TOptions defaults)
     {
-        Registry = new ParameterRegistry<TOptions>(groups, defaults, o => o.Validate(), o => o.LearningRate);
+        Registry = new ParameterRegistry<TOptions>(groups, defaults, o => o.Validate(), o => o.LearningRate, o => o.Schedule);
     }
 
     /// <inheritdoc />
@@ -30,7 +30,10 @@ public abstract class ElementwiseOptimizer<TOptions> : ICheckpointable
     public long StepCount { get; private set; }
 
     /// <inheritdoc />
-    public double CurrentLearningRate => Registry.GetLearningRate(0) * Registry.GroupOptions[0].Schedule.Factor(StepCount + 1);
+    public double CurrentLearningRate => GetCurrentLearningRate(0);
+
+    /// <inheritdoc />
+    public double GetCurrentLearningRate(int group) => Registry.RateAt(group, StepCount + 1);
 
     /// <inheritdoc />
     public int GroupCount => Registry.GroupCount;
@@ -68,6 +71,7 @@ public abstract class ElementwiseOptimizer<TOptions> : ICheckpointable
             return new StepResult(false, false, Registry.SkipMessage(bad, step));
         }
 
+        Registry.PrepareRates(step);
         Registry.BeginStep();
         try
         {
@@ -88,7 +92,7 @@ public abstract class ElementwiseOptimizer<TOptions> : ICheckpointable
         for (var i = 0; i < Registry.Count; i++)
         {
             var o = Registry.OptionsOf(i);
-            var lr = Registry.BaseLearningRateOf(i) * o.Schedule.Factor(step);
+            var lr = Registry.StepRateOf(i);
             var decay = 1.0 - (lr * o.WeightDecay);
             var p = Registry.Parameters[i];
             if (p.ElementType == ParameterPrecision.Single)
