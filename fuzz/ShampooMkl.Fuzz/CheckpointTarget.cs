@@ -3,7 +3,7 @@ using ShampooMkl.Optim;
 
 namespace ShampooMkl.Fuzz;
 
-/// <summary><see cref="Checkpoint.Read"/> and <see cref="Checkpoint.Load"/> (into a small Shampoo) of a file holding the bytes.</summary>
+/// <summary><see cref="Checkpoint.Read(string)"/> and <see cref="Checkpoint.Load(ICheckpointable, string)"/> (into a small Shampoo) of a file holding the bytes.</summary>
 /// <remarks>The SHA-256 would stop almost every mutation at the checksum, so an input that does not start with the magic
 /// is taken as a payload and wrapped in a valid header and checksum: the parser and the import behind the checksum
 /// are fuzzed too. Inputs that start with the magic are written as they are (header and checksum checks).</remarks>

@@ -77,8 +77,8 @@ public static class TorchOptimizerPresets
 
         return kind switch
         {
-            TorchOptimizerKind.ShampooSquared => CreateShampoo(model, OptimizerPresets.ShampooSquaredPreset with { LearningRate = lr }),
-            TorchOptimizerKind.Shampoo => CreateShampoo(model, OptimizerPresets.ShampooPreset with { LearningRate = lr }),
+            TorchOptimizerKind.ShampooSquared => CreateShampoo(model, ShampooOptions.RecommendedShampooSquared with { LearningRate = lr }),
+            TorchOptimizerKind.Shampoo => CreateShampoo(model, ShampooOptions.RecommendedShampoo with { LearningRate = lr }),
             TorchOptimizerKind.AdamW => CreateAdamW(model, OptimizerPresets.AdamWPreset with { LearningRate = lr }),
             TorchOptimizerKind.TorchAdam => CreateTorch(torch.optim.Adam(model.parameters(), lr, 0.9, 0.999, 1e-8, 0), lr, 0),
             TorchOptimizerKind.TorchAdamW => CreateTorch(torch.optim.AdamW(model.parameters(), lr, 0.9, 0.999, 1e-8, TorchAdamWWeightDecay), lr, TorchAdamWWeightDecay),

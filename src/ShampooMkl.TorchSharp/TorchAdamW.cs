@@ -28,9 +28,9 @@ public sealed class TorchAdamW : TorchOptimizer
     {
     }
 
-    /// <summary>AdamW over parameter groups, each with its own options or <paramref name="defaults"/>.</summary>
+    /// <summary>AdamW over parameter groups, each with <paramref name="defaults"/> and its own override of them.</summary>
     /// <param name="groups">The groups, in order.</param>
-    /// <param name="defaults">Options of groups without their own; null means <see cref="AdamWOptions.Default"/>.</param>
+    /// <param name="defaults">The default options, which each group's override edits; null means <see cref="AdamWOptions.Default"/>.</param>
     /// <exception cref="ArgumentException">As for the named overload, a null group, or invalid options.</exception>
     public TorchAdamW(IEnumerable<TorchParameterGroup<AdamWOptions>> groups, AdamWOptions? defaults = null)
         : this(TorchBinding<AdamWOptions>.Create(groups), defaults)

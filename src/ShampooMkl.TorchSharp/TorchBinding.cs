@@ -63,7 +63,7 @@ internal sealed class TorchBinding<TOptions> where TOptions : class
             }
 
             torchGroups[g] = torch;
-            coreGroups[g] = new ParameterGroup<TOptions>(core, group.Options);
+            coreGroups[g] = new ParameterGroup<TOptions>(core, group.Override);
         }
 
         if (tensors.Count == 0)

@@ -105,7 +105,7 @@ public abstract class TorchOptimizer : OptimizerHelper
     }
 
     /// <summary>Saves the optimizer's complete state (parameter values included) and each group's current
-    /// <c>LearningRate</c> to <paramref name="path"/>, atomically (<see cref="Checkpoint.Save"/>).</summary>
+    /// <c>LearningRate</c> to <paramref name="path"/>, atomically (<see cref="Checkpoint.Save(ICheckpointable, string)"/>).</summary>
     /// <exception cref="IOException">The file could not be written (a previous file is unchanged).</exception>
     /// <exception cref="ArgumentOutOfRangeException">A group's <c>LearningRate</c> is NaN, infinite or negative.</exception>
     public void save(string path)
@@ -116,7 +116,7 @@ public abstract class TorchOptimizer : OptimizerHelper
     }
 
     /// <summary>Restores what <see cref="save"/> wrote, parameter values and <c>ParamGroups</c>' learning rates included
-    /// (<see cref="Checkpoint.Load"/>): the next <see cref="step"/> continues bit-exactly.</summary>
+    /// (<see cref="Checkpoint.Load(ICheckpointable, string)"/>): the next <see cref="step"/> continues bit-exactly.</summary>
     /// <exception cref="InvalidDataException">Not a checkpoint, corrupted, or saved from another optimizer kind, model
     /// or incompatible options; nothing changed.</exception>
     /// <exception cref="FileNotFoundException">No such file.</exception>

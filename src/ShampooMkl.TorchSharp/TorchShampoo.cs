@@ -8,7 +8,7 @@ namespace ShampooMkl.TorchSharp;
 /// <see cref="ShampooOptions"/> offers) as a TorchSharp optimizer over CPU float32/float64 parameters, zero-copy.</summary>
 /// <remarks>
 /// <code>
-/// using var optimizer = new TorchShampoo(model.named_parameters(), ShampooOptions.ShampooSquared with { LearningRate = 5e-3 });
+/// using var optimizer = new TorchShampoo(model.named_parameters(), ShampooOptions.RecommendedShampooSquared);
 /// var scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size: 100, gamma: 0.5);
 /// optimizer.zero_grad(); loss.backward(); optimizer.step(); scheduler.step();
 /// </code>
@@ -39,10 +39,10 @@ public sealed class TorchShampoo : TorchOptimizer
     {
     }
 
-    /// <summary>Shampoo over parameter groups, each with its own options or <paramref name="defaults"/>; one
+    /// <summary>Shampoo over parameter groups, each with <paramref name="defaults"/> and its own override of them; one
     /// <c>ParamGroups</c> entry per group.</summary>
     /// <param name="groups">The groups, in order.</param>
-    /// <param name="defaults">Options of groups without their own; null means <see cref="ShampooOptions.Shampoo"/>.</param>
+    /// <param name="defaults">The default options, which each group's override edits; null means <see cref="ShampooOptions.Shampoo"/>.</param>
     /// <param name="blas">The BLAS backend; null means <see cref="BlasBackend.Default"/>.</param>
     /// <exception cref="ArgumentException">As for the named overload, a null group, or invalid options.</exception>
     public TorchShampoo(IEnumerable<TorchParameterGroup<ShampooOptions>> groups, ShampooOptions? defaults = null, BlasBackend? blas = null)

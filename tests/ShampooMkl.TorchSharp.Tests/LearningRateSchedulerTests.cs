@@ -15,10 +15,14 @@ public class LearningRateSchedulerTests
         using var optimizer = new TorchShampoo(
             [
                 new TorchParameterGroup<ShampooOptions>(named.Where(p => p.name.EndsWith(".weight", StringComparison.Ordinal))),
-                new TorchParameterGroup<ShampooOptions>(named.Where(p => p.name.EndsWith(".bias", StringComparison.Ordinal)), ShampooOptions.Shampoo with { LearningRate = 0.5, WeightDecay = 0 }),
+                new TorchParameterGroup<ShampooOptions>(named.Where(p => p.name.EndsWith(".bias", StringComparison.Ordinal)), o => o with { LearningRate = 0.5, WeightDecay = 0 }),
             ],
-            ShampooOptions.Shampoo with { LearningRate = 0.02 });
+            ShampooOptions.Shampoo with { LearningRate = 0.02, Schedule = LearningRateSchedule.LinearWarmup(4) });
         Assert.Equal([0.02, 0.5], optimizer.ParamGroups.Select(g => g.LearningRate));
+        // The bias group overrides its rate and decay only: it keeps the defaults' schedule.
+        Assert.Equal(ShampooOptions.Shampoo with { LearningRate = 0.5, WeightDecay = 0, Schedule = LearningRateSchedule.LinearWarmup(4) },
+            optimizer.Shampoo.GroupOptions[1]);
+        Assert.Equal(0.5 * 0.25, optimizer.Core.GetCurrentLearningRate(1));
         Assert.Equal([0.02, 0.5], optimizer.ParamGroups.Select(g => g.InitialLearningRate));
         Assert.Equal(2, optimizer.Core.GroupCount);
         Assert.Equal(named.Count, optimizer.parameters().Count());

@@ -20,7 +20,7 @@ public sealed class TorchOptimizerTests : IDisposable
         torch.manual_seed(12);
         var model = torch.nn.Sequential(("fc1", torch.nn.Linear(784, 256)), ("relu", torch.nn.ReLU()), ("fc2", torch.nn.Linear(256, 10)));
         using var optimizer = new TorchShampoo(model.named_parameters(),
-            ShampooOptions.ShampooSquared with { LearningRate = 5e-3, Epsilon = 1e-4 });
+            ShampooOptions.RecommendedShampooSquared);
         var scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size: 1000, gamma: 0.5);
         optimizer.zero_grad();
         torch.nn.functional.cross_entropy(model.call(x), y).backward();

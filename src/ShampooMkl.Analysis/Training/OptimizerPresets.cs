@@ -3,7 +3,9 @@ using ShampooMkl.Optim;
 
 namespace ShampooMkl.Analysis.Training;
 
-/// <summary>Tuned defaults per optimizer for the MNIST models at batch 128.</summary>
+/// <summary>The optimizers the CLI and demo train with: Shampoo and Shampoo² are the core's
+/// <see cref="ShampooOptions.RecommendedShampoo"/> and <see cref="ShampooOptions.RecommendedShampooSquared"/>; AdamW and
+/// SGD have learning rates tuned for the MNIST models at batch 128.</summary>
 /// <remarks>
 /// Schedules are constant on purpose: a decay that depends on the planned number of epochs would make
 /// "train 1 epoch, then resume to 2" differ from "train 2 epochs", which the checkpoints promise not to.
@@ -37,38 +39,11 @@ public static class OptimizerPresets
     /// <summary>The tuned base learning rate of a preset.</summary>
     public static double DefaultLearningRate(OptimizerKind kind) => kind switch
     {
-        OptimizerKind.Shampoo => ShampooPreset.LearningRate,
-        OptimizerKind.ShampooSquared => ShampooSquaredPreset.LearningRate,
+        OptimizerKind.Shampoo => ShampooOptions.RecommendedShampoo.LearningRate,
+        OptimizerKind.ShampooSquared => ShampooOptions.RecommendedShampooSquared.LearningRate,
         OptimizerKind.AdamW => AdamWPreset.LearningRate,
         OptimizerKind.Sgd => SgdPreset.LearningRate,
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown optimizer kind."),
-    };
-
-    /// <summary>Tuned classic Shampoo (p = 4): Adam grafting, β₂ = 0.999, ε = 1e-6, roots every 10 steps, η = 3e-3.</summary>
-    public static ShampooOptions ShampooPreset { get; } = ShampooOptions.Shampoo with
-    {
-        LearningRate = 3e-3,
-        Grafting = GraftingType.Adam,
-        Beta2 = 0.999,
-        Epsilon = 1e-6,
-        PreconditionFrequency = 10,
-        WeightDecay = 0,
-    };
-
-    /// <summary>Tuned Shampoo² (p = 2, trace-normalised): Adam grafting, β₂ = 0.999, ε = 1e-4, roots every 10 steps, η = 5e-3.</summary>
-    /// <remarks>ε is far above Distributed Shampoo's 1e-12 on purpose. With p = 2 the root amplifies a factor's small
-    /// eigenvalues as λ^{-1/2}; MNIST's always-black border pixels give R exact zero eigenvalues, and with a tiny ε the
-    /// rounding noise in those directions dominates the direction (grafting then rescales the noise to Adam's norm).
-    /// ε = 1e-4 caps each factor's condition number at roughly 10⁴ of its top eigenvalue, which keeps the top ~50–100
-    /// directions preconditioned.</remarks>
-    public static ShampooOptions ShampooSquaredPreset { get; } = ShampooOptions.ShampooSquared with
-    {
-        LearningRate = 5e-3,
-        Grafting = GraftingType.Adam,
-        Beta2 = 0.999,
-        Epsilon = 1e-4,
-        PreconditionFrequency = 10,
-        WeightDecay = 0,
     };
 
     /// <summary>Tuned AdamW: η = 3e-3, otherwise PyTorch's defaults (β = 0.9/0.999, ε = 1e-8, λ = 0.01).</summary>
@@ -84,8 +59,8 @@ public static class OptimizerPresets
         ArgumentNullException.ThrowIfNull(parameters);
         return kind switch
         {
-            OptimizerKind.Shampoo => Create(parameters, ShampooPreset with { LearningRate = learningRate ?? ShampooPreset.LearningRate }, communicator),
-            OptimizerKind.ShampooSquared => Create(parameters, ShampooSquaredPreset with { LearningRate = learningRate ?? ShampooSquaredPreset.LearningRate }, communicator),
+            OptimizerKind.Shampoo => Create(parameters, ShampooOptions.RecommendedShampoo with { LearningRate = learningRate ?? ShampooOptions.RecommendedShampoo.LearningRate }, communicator),
+            OptimizerKind.ShampooSquared => Create(parameters, ShampooOptions.RecommendedShampooSquared with { LearningRate = learningRate ?? ShampooOptions.RecommendedShampooSquared.LearningRate }, communicator),
             OptimizerKind.AdamW => Create(parameters, AdamWPreset with { LearningRate = learningRate ?? AdamWPreset.LearningRate }),
             OptimizerKind.Sgd => Create(parameters, SgdPreset with { LearningRate = learningRate ?? SgdPreset.LearningRate }),
             _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown optimizer kind."),

@@ -7,7 +7,7 @@ namespace ShampooMkl.Distributed;
 /// <remarks>
 /// <para>Saving is collective. A <see cref="Shampoo"/> first gathers every block's state from its owner
 /// (<see cref="Shampoo.GatherState"/>), so rank 0's file holds exactly what a single process's would; then rank 0
-/// writes it (atomically, through <see cref="Checkpoint.Save"/>: a temporary file renamed over the target) while the
+/// writes it (atomically, through <see cref="Checkpoint.Save(ICheckpointable, string)"/>: a temporary file renamed over the target) while the
 /// others wait for its outcome. A rank that dies before or during the save stops the job before rank 0 renames
 /// anything, so the previous checkpoint stays the only one under the real name.</para>
 /// <para>Loading is collective too: every rank reads the complete file and keeps all of it (a rank simply never reads

@@ -32,7 +32,7 @@ public sealed class AdamW : ElementwiseOptimizer<AdamWOptions>
     {
     }
 
-    /// <summary>AdamW over parameter groups, each with its own options or <paramref name="defaults"/>.</summary>
+    /// <summary>AdamW over parameter groups, each with <paramref name="defaults"/> and its own override of them.</summary>
     /// <exception cref="ArgumentException">Invalid options, no parameters, a duplicate parameter or name.</exception>
     public AdamW(IReadOnlyList<ParameterGroup<AdamWOptions>> groups, AdamWOptions? defaults = null)
         : base(groups, defaults ?? AdamWOptions.Default)

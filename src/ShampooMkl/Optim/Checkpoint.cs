@@ -19,7 +19,8 @@ namespace ShampooMkl.Optim;
 /// <item>SHA-256 of everything before it (magic, version, length and payload).</item>
 /// </list>
 /// <para>Saving writes a temporary file in the target folder and moves it over the target, so a crash never leaves a
-/// half-written checkpoint under the real name. Loading checks magic, version, length and checksum, then the optimizer
+/// half-written checkpoint under the real name (the <see cref="Stream"/> overloads write and read the same bytes at the
+/// stream's position; atomicity is then the caller's). Loading checks magic, version, length and checksum, then the optimizer
 /// kind and signature (parameter names, shapes, groups, and the options that give the state its meaning), then every
 /// tensor; any failure throws <see cref="InvalidDataException"/> and leaves the optimizer as it was. Options outside
 /// the signature (schedule, weight decay, Nesterov, ε, frequencies…) may differ: the live optimizer's values apply from
@@ -95,9 +96,42 @@ public static class Checkpoint
         }
     }
 
+    /// <summary>Writes the complete state of <paramref name="optimizer"/> to <paramref name="stream"/> at its current
+    /// position (the same bytes as a file), leaving the stream open and positioned after the checkpoint.</summary>
+    /// <remarks>Atomicity is the caller's: a stream written halfway (an exception from the stream) holds a truncated
+    /// checkpoint, which <see cref="Load(ICheckpointable, Stream)"/> refuses. The state is serialised completely before
+    /// the first byte is written, so an error of the optimizer writes nothing.</remarks>
+    /// <exception cref="ArgumentException"><paramref name="stream"/> cannot be written.</exception>
+    /// <exception cref="IOException">The stream failed while writing.</exception>
+    /// <exception cref="InvalidOperationException">A step (or another checkpoint call) of this optimizer is running on
+    /// another thread; nothing is written.</exception>
+    public static void Save(ICheckpointable optimizer, Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        ArgumentNullException.ThrowIfNull(stream);
+        if (!stream.CanWrite)
+        {
+            throw new ArgumentException("The checkpoint stream cannot be written; pass a writable stream (e.g. a FileStream opened for writing or a MemoryStream).", nameof(stream));
+        }
+
+        if (!BitConverter.IsLittleEndian)
+        {
+            throw new PlatformNotSupportedException("Checkpoints are written little-endian; this machine is big-endian.");
+        }
+
+        byte[] bytes;
+        using (ExclusiveUse.Enter(optimizer, "Checkpoint.Save"))
+        {
+            bytes = Serialize(optimizer);
+        }
+
+        stream.Write(bytes);
+        stream.Flush();
+    }
+
     /// <summary>Restores <paramref name="optimizer"/> (state, parameters and statistics) from <paramref name="path"/>.</summary>
     /// <exception cref="InvalidDataException">Not a checkpoint, another format version, truncated or altered, or saved from
-    /// another kind of optimizer, another model or incompatible options, or not a regular file (see <see cref="Read"/>);
+    /// another kind of optimizer, another model or incompatible options, or not a regular file (see <see cref="Read(string)"/>);
     /// the optimizer is unchanged.</exception>
     /// <exception cref="FileNotFoundException">No such file.</exception>
     /// <exception cref="InvalidOperationException">A step (or another checkpoint call) of this optimizer is running on
@@ -105,15 +139,35 @@ public static class Checkpoint
     public static void Load(ICheckpointable optimizer, string path)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
-        var contents = Read(path);
+        Apply(optimizer, Read(path), $"'{path}'");
+    }
+
+    /// <summary>Restores <paramref name="optimizer"/> from the checkpoint at <paramref name="stream"/>'s current position,
+    /// with the same checks as <see cref="Load(ICheckpointable, string)"/>. Reads exactly the checkpoint's bytes (its header
+    /// gives the length), so the stream is left positioned after it and open.</summary>
+    /// <exception cref="ArgumentException"><paramref name="stream"/> cannot be read.</exception>
+    /// <exception cref="InvalidDataException">Not a checkpoint, another format version, truncated (the stream ends early)
+    /// or altered, or saved from another kind of optimizer, another model or incompatible options; the optimizer is unchanged.</exception>
+    /// <exception cref="InvalidOperationException">A step (or another checkpoint call) of this optimizer is running on
+    /// another thread; the optimizer is unchanged.</exception>
+    public static void Load(ICheckpointable optimizer, Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        Apply(optimizer, Read(stream), StreamLabel);
+    }
+
+    private const string StreamLabel = "The checkpoint stream";
+
+    private static void Apply(ICheckpointable optimizer, CheckpointContents contents, string source)
+    {
         // Held from the import to the statistics, so no step runs on a half-loaded optimizer or between the two.
         using var use = ExclusiveUse.Enter(optimizer, "Checkpoint.Load");
         if (contents.Kind != optimizer.CheckpointKind)
         {
-            throw new InvalidDataException($"'{path}' holds the state of the {contents.Kind} optimizer; it cannot be loaded into {optimizer.CheckpointKind}.");
+            throw new InvalidDataException($"{source} holds the state of the {contents.Kind} optimizer; it cannot be loaded into {optimizer.CheckpointKind}.");
         }
 
-        CheckSignature(path, contents.Signature, optimizer.CheckpointSignature);
+        CheckSignature(source, contents.Signature, optimizer.CheckpointSignature);
         optimizer.ImportState(contents.Tensors);
         var s = optimizer.Statistics;
         var saved = contents.Statistics;
@@ -137,7 +191,7 @@ public static class Checkpoint
     public static CheckpointContents Read(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        return Parse(ReadFile(path), path);
+        return Parse(ReadFile(path), $"'{path}'");
     }
 
     // The fixed header first: magic, version and declared length must agree with the file's length before the
@@ -148,41 +202,83 @@ public static class Checkpoint
         var fileLength = stream.Length;
         Span<byte> header = stackalloc byte[HeaderLength];
         var got = stream.ReadAtLeast(header, HeaderLength, throwOnEndOfStream: false);
-        CheckHeader(header[..got], fileLength, path);
+        CheckHeader(header[..got], fileLength, $"'{path}'");
         var file = new byte[fileLength];
         header.CopyTo(file);
         RegularFile.ReadExactly(stream, file.AsSpan(HeaderLength), path);
         return file;
     }
 
-    private static void CheckHeader(ReadOnlySpan<byte> header, long fileLength, string path)
+    private static void CheckHeader(ReadOnlySpan<byte> header, long fileLength, string source)
     {
         if (header.Length < Magic.Length || !header[..Magic.Length].SequenceEqual(Magic))
         {
-            throw new InvalidDataException($"'{path}' is not a ShampooMkl checkpoint (its first bytes are not 'SHMPCKPT').");
+            throw new InvalidDataException($"{source} is not a ShampooMkl checkpoint (its first bytes are not 'SHMPCKPT').");
         }
 
         if (fileLength < HeaderLength + ChecksumLength)
         {
-            throw new InvalidDataException($"'{path}' is truncated: {fileLength} bytes is shorter than an empty checkpoint.");
+            throw new InvalidDataException($"{source} is truncated: {fileLength} bytes is shorter than an empty checkpoint.");
         }
 
         var version = BitConverter.ToInt32(header[8..]);
         if (version != FormatVersion)
         {
             throw new InvalidDataException(
-                $"'{path}' has checkpoint format version {version}; this build reads version {FormatVersion} only.");
+                $"{source} has checkpoint format version {version}; this build reads version {FormatVersion} only.");
         }
 
         var length = BitConverter.ToInt64(header[12..]);
         if (length < 0 || length > Array.MaxLength - HeaderLength - ChecksumLength || HeaderLength + length + ChecksumLength != fileLength)
         {
             throw new InvalidDataException(
-                $"'{path}' is truncated or padded: its header announces a payload of {length} bytes, so {(length < 0 ? "an impossible size" : $"{HeaderLength + length + ChecksumLength} bytes")}, the file has {fileLength}.");
+                $"{source} is truncated or padded: its header announces a payload of {length} bytes, so {(length < 0 ? "an impossible size" : $"{HeaderLength + length + ChecksumLength} bytes")}, the file has {fileLength}.");
         }
     }
 
-    private static void CheckSignature(string path, IReadOnlyList<string> saved, IReadOnlyList<string> live)
+    /// <summary>Reads and verifies the checkpoint at <paramref name="stream"/>'s current position without loading it;
+    /// reads exactly its bytes and leaves the stream open.</summary>
+    /// <exception cref="ArgumentException"><paramref name="stream"/> cannot be read.</exception>
+    /// <exception cref="InvalidDataException">Not a checkpoint, another format version, truncated or altered.</exception>
+    public static CheckpointContents Read(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        if (!stream.CanRead)
+        {
+            throw new ArgumentException("The checkpoint stream cannot be read; pass a readable stream positioned at the checkpoint.", nameof(stream));
+        }
+
+        var header = new byte[HeaderLength];
+        var got = stream.ReadAtLeast(header, HeaderLength, throwOnEndOfStream: false);
+        if (got < Magic.Length || !header.AsSpan(0, Magic.Length).SequenceEqual(Magic))
+        {
+            throw new InvalidDataException($"{StreamLabel} does not hold a ShampooMkl checkpoint at its position (its first bytes are not 'SHMPCKPT').");
+        }
+
+        if (got < HeaderLength)
+        {
+            throw new InvalidDataException($"{StreamLabel} is truncated: it ends {got} bytes into the checkpoint's header.");
+        }
+
+        var length = BitConverter.ToInt64(header, 12);
+        if (length < 0 || length > Array.MaxLength - HeaderLength - ChecksumLength)
+        {
+            throw new InvalidDataException($"{StreamLabel} is corrupted: its header announces a payload of {length} bytes.");
+        }
+
+        var file = new byte[HeaderLength + length + ChecksumLength];
+        header.CopyTo(file, 0);
+        var rest = stream.ReadAtLeast(file.AsSpan(HeaderLength), file.Length - HeaderLength, throwOnEndOfStream: false);
+        if (rest < file.Length - HeaderLength)
+        {
+            throw new InvalidDataException(
+                $"{StreamLabel} is truncated: its header announces {file.Length} bytes, the stream ends after {HeaderLength + rest}.");
+        }
+
+        return Parse(file, StreamLabel);
+    }
+
+    private static void CheckSignature(string source, IReadOnlyList<string> saved, IReadOnlyList<string> live)
     {
         for (var i = 0; i < Math.Max(saved.Count, live.Count); i++)
         {
@@ -191,7 +287,7 @@ public static class Checkpoint
             if (a != b)
             {
                 throw new InvalidDataException(
-                    $"'{path}' was saved from another model or incompatible options. Parameter {i}:{Environment.NewLine}" +
+                    $"{source} was saved from another model or incompatible options. Parameter {i}:{Environment.NewLine}" +
                     $"  checkpoint: {a}{Environment.NewLine}  optimizer:  {b}");
             }
         }
@@ -276,16 +372,16 @@ public static class Checkpoint
         }
     }
 
-    private static CheckpointContents Parse(byte[] file, string path)
+    private static CheckpointContents Parse(byte[] file, string source)
     {
-        CheckHeader(file.AsSpan(0, Math.Min(file.Length, HeaderLength)), file.Length, path);
+        CheckHeader(file.AsSpan(0, Math.Min(file.Length, HeaderLength)), file.Length, source);
         var length = BitConverter.ToInt64(file, 12);
         var payloadEnd = HeaderLength + (int)length;
         Span<byte> hash = stackalloc byte[ChecksumLength];
         SHA256.HashData(file.AsSpan(0, payloadEnd), hash);
         if (!hash.SequenceEqual(file.AsSpan(payloadEnd, ChecksumLength)))
         {
-            throw new InvalidDataException($"'{path}' is corrupted: its SHA-256 checksum does not match its contents.");
+            throw new InvalidDataException($"{source} is corrupted: its SHA-256 checksum does not match its contents.");
         }
 
         try
@@ -324,7 +420,7 @@ public static class Checkpoint
             or FormatException or IOException)
         {
             // The checksum matched, so the writer itself produced this: say so rather than blaming the disk.
-            throw new InvalidDataException($"'{path}' has a valid checksum but a malformed payload ({e.Message}).", e);
+            throw new InvalidDataException($"{source} has a valid checksum but a malformed payload ({e.Message}).", e);
         }
     }
 

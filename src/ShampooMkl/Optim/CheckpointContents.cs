@@ -2,7 +2,7 @@ using ShampooMkl.Preconditioning;
 
 namespace ShampooMkl.Optim;
 
-/// <summary>What a checkpoint file holds, as read by <see cref="Checkpoint.Read"/>.</summary>
+/// <summary>What a checkpoint file holds, as read by <see cref="Checkpoint.Read(string)"/> or <see cref="Checkpoint.Read(Stream)"/>.</summary>
 /// <param name="Kind">The optimizer kind (<see cref="ICheckpointable.CheckpointKind"/>).</param>
 /// <param name="Signature">The optimizer's <see cref="ICheckpointable.CheckpointSignature"/> when it was saved.</param>
 /// <param name="Options">The options as text, for people.</param>

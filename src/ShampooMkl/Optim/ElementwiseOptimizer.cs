@@ -24,7 +24,7 @@ public abstract class ElementwiseOptimizer<TOptions> : ICheckpointable, IExclusi
 
     private protected ElementwiseOptimizer(IReadOnlyList<ParameterGroup<TOptions>> groups, TOptions defaults)
     {
-        Registry = new ParameterRegistry<TOptions>(groups, defaults, o => o.Validate(), o => o.LearningRate);
+        Registry = new ParameterRegistry<TOptions>(groups, defaults, o => o.Validate(), o => o.LearningRate, o => o.Schedule);
         exclusive = new ExclusiveUse(GetType().Name);
     }
 
@@ -35,7 +35,10 @@ public abstract class ElementwiseOptimizer<TOptions> : ICheckpointable, IExclusi
     public long StepCount { get; private set; }
 
     /// <inheritdoc />
-    public double CurrentLearningRate => Registry.GetLearningRate(0) * Registry.GroupOptions[0].Schedule.Factor(StepCount + 1);
+    public double CurrentLearningRate => GetCurrentLearningRate(0);
+
+    /// <inheritdoc />
+    public double GetCurrentLearningRate(int group) => Registry.RateAt(group, StepCount + 1);
 
     /// <inheritdoc />
     public int GroupCount => Registry.GroupCount;
@@ -92,6 +95,7 @@ public abstract class ElementwiseOptimizer<TOptions> : ICheckpointable, IExclusi
             return new StepResult(false, false, Registry.SkipMessage(bad, step));
         }
 
+        Registry.PrepareRates(step);
         // All or nothing. Normal steps are certified finite by bounds that need no write; otherwise every parameter's
         // update is computed once without writing and checked before any is written (the same arithmetic both times,
         // so the written values are the checked ones).
@@ -134,7 +138,7 @@ public abstract class ElementwiseOptimizer<TOptions> : ICheckpointable, IExclusi
     private bool IsCertified(int index, long step)
     {
         var o = Registry.OptionsOf(index);
-        var lr = Registry.BaseLearningRateOf(index) * o.Schedule.Factor(step);
+        var lr = Registry.StepRateOf(index);
         var decay = Math.Abs(1.0 - (lr * o.WeightDecay));
         var u = UpdateBound(index, o, step, Registry.GradientMagnitudes[index]);
         var p = Registry.Parameters[index];
@@ -160,7 +164,7 @@ public abstract class ElementwiseOptimizer<TOptions> : ICheckpointable, IExclusi
     private bool Apply(int index, long step, bool write)
     {
         var o = Registry.OptionsOf(index);
-        var lr = Registry.BaseLearningRateOf(index) * o.Schedule.Factor(step);
+        var lr = Registry.StepRateOf(index);
         var decay = 1.0 - (lr * o.WeightDecay);
         var p = Registry.Parameters[index];
         return p.ElementType == ParameterPrecision.Single

@@ -9,9 +9,15 @@ public interface IOptimizer : IDisposable
     /// <summary>Steps taken (skipped steps are not counted).</summary>
     long StepCount { get; }
 
-    /// <summary>The learning rate the next step will use for the first parameter group: its base rate
-    /// (<see cref="GetLearningRate"/>) times its schedule's factor.</summary>
+    /// <summary>The learning rate the next step will use for the first parameter group:
+    /// <see cref="GetCurrentLearningRate"/>(0).</summary>
     double CurrentLearningRate { get; }
+
+    /// <summary>The learning rate the next step will use for group <paramref name="group"/>: its base rate
+    /// (<see cref="GetLearningRate"/>) times its own schedule's factor at step <see cref="StepCount"/> + 1 — the rate the
+    /// update is taken with.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="group"/> is not in [0, <see cref="GroupCount"/>).</exception>
+    double GetCurrentLearningRate(int group);
 
     /// <summary>The number of parameter groups, in constructor order (a list of parameters is one group).</summary>
     int GroupCount { get; }

@@ -12,13 +12,16 @@ internal sealed class ParameterRegistry<TOptions> where TOptions : class
     private readonly TOptions[] options;
     private readonly int[] groupOf;
     private readonly double[] learningRates;
+    private readonly LearningRateSchedule[] schedules;
+    private readonly double[] stepRates;
     private int stepping;
     private readonly double[] gradientMagnitudes;
 
     public ParameterRegistry(IReadOnlyList<ParameterGroup<TOptions>> groups, TOptions defaults, Action<TOptions> validate,
-        Func<TOptions, double> learningRate)
+        Func<TOptions, double> learningRate, Func<TOptions, LearningRateSchedule> schedule)
     {
         ArgumentNullException.ThrowIfNull(learningRate);
+        ArgumentNullException.ThrowIfNull(schedule);
         ArgumentNullException.ThrowIfNull(groups);
         ArgumentNullException.ThrowIfNull(defaults);
         validate(defaults);
@@ -32,8 +35,7 @@ internal sealed class ParameterRegistry<TOptions> where TOptions : class
         {
             var group = groups[g] ?? throw new ArgumentException($"Parameter group {g} is null.", nameof(groups));
             ArgumentNullException.ThrowIfNull(group.Parameters, $"groups[{g}].Parameters");
-            var o = group.Options ?? defaults;
-            validate(o);
+            var o = Resolve(group, g, defaults, validate);
             groupOptions.Add(o);
             foreach (var p in group.Parameters)
             {
@@ -71,6 +73,30 @@ internal sealed class ParameterRegistry<TOptions> where TOptions : class
         GroupOptions = groupOptions;
         Defaults = defaults;
         learningRates = [.. groupOptions.Select(learningRate)];
+        schedules = [.. groupOptions.Select(schedule)];
+        stepRates = new double[learningRates.Length];
+    }
+
+    /// <summary>A group's options: the defaults with its override applied, validated.</summary>
+    private static TOptions Resolve(ParameterGroup<TOptions> group, int g, TOptions defaults, Action<TOptions> validate)
+    {
+        if (group.Override is null)
+        {
+            return defaults;
+        }
+
+        var o = group.Override(defaults)
+            ?? throw new ArgumentException($"The override of parameter group {g} returned null; return the options, e.g. o => o with {{ WeightDecay = 0 }}.", "groups");
+        try
+        {
+            validate(o);
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"Parameter group {g}: {e.Message}", "groups", e);
+        }
+
+        return o;
     }
 
     /// <summary>The name of the state tensor holding every group's base learning rate.</summary>
@@ -91,8 +117,43 @@ internal sealed class ParameterRegistry<TOptions> where TOptions : class
 
     public int GroupOf(int index) => groupOf[index];
 
-    /// <summary>The base learning rate (before the schedule) of parameter <paramref name="index"/>'s group.</summary>
-    public double BaseLearningRateOf(int index) => learningRates[groupOf[index]];
+    /// <summary>The rate of parameter <paramref name="index"/>'s group in the running step (set by <see cref="PrepareRates"/>).</summary>
+    public double StepRateOf(int index) => stepRates[groupOf[index]];
+
+    /// <summary>The rate group <paramref name="group"/> uses at step <paramref name="step"/>: base rate times schedule factor.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="group"/> is not a group index.</exception>
+    public double RateAt(int group, long step)
+    {
+        CheckGroup(group);
+        return learningRates[group] * schedules[group].Factor(step);
+    }
+
+    /// <summary>Computes every group's rate for <paramref name="step"/> before anything changes, so that a user schedule
+    /// returning a bad factor refuses the step instead of corrupting the parameters.</summary>
+    /// <exception cref="InvalidOperationException">A schedule's factor is NaN, infinite or negative, or the schedule threw.</exception>
+    public void PrepareRates(long step)
+    {
+        for (var g = 0; g < stepRates.Length; g++)
+        {
+            double factor;
+            try
+            {
+                factor = schedules[g].Factor(step);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                throw new InvalidOperationException($"The learning-rate schedule of parameter group {g} threw at step {step} ({e.Message}); no state was changed.", e);
+            }
+
+            if (!(factor >= 0) || double.IsInfinity(factor))
+            {
+                throw new InvalidOperationException(
+                    $"The learning-rate schedule of parameter group {g} returned {factor} for step {step}; a factor must be finite and ≥ 0. No state was changed.");
+            }
+
+            stepRates[g] = learningRates[g] * factor;
+        }
+    }
 
     /// <summary>Group <paramref name="group"/>'s base learning rate.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="group"/> is not a group index.</exception>

@@ -28,7 +28,7 @@ public sealed class Sgd : ElementwiseOptimizer<SgdOptions>
     {
     }
 
-    /// <summary>SGD over parameter groups, each with its own options or <paramref name="defaults"/>.</summary>
+    /// <summary>SGD over parameter groups, each with <paramref name="defaults"/> and its own override of them.</summary>
     /// <exception cref="ArgumentException">Invalid options, no parameters, a duplicate parameter or name.</exception>
     public Sgd(IReadOnlyList<ParameterGroup<SgdOptions>> groups, SgdOptions? defaults = null)
         : base(groups, defaults ?? SgdOptions.Default)

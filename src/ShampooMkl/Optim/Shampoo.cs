@@ -112,9 +112,9 @@ public sealed class Shampoo : ICheckpointable, IExclusiveOptimizer
     {
     }
 
-    /// <summary>Shampoo over parameter groups, each with its own options or <paramref name="defaults"/>.</summary>
+    /// <summary>Shampoo over parameter groups, each with <paramref name="defaults"/> and its own override of them.</summary>
     /// <param name="groups">The groups; their parameters, in order, are <see cref="Parameters"/>.</param>
-    /// <param name="defaults">Options of groups without their own, and the source of <see cref="CurrentLearningRate"/> and
+    /// <param name="defaults">The default options, which each group's override edits, and the source of
     /// <see cref="ShampooOptions.RefreshParallelism"/>; null means <see cref="ShampooOptions.Shampoo"/>.</param>
     /// <param name="blas">The BLAS backend; null means <see cref="BlasBackend.Default"/>.</param>
     /// <param name="communicator">The ranks sharing the blocks' work (every rank must build the same optimizer over the
@@ -125,7 +125,7 @@ public sealed class Shampoo : ICheckpointable, IExclusiveOptimizer
         ICommunicator? communicator = null)
     {
         this.blas = blas;
-        registry = new ParameterRegistry<ShampooOptions>(groups, defaults ?? ShampooOptions.Shampoo, o => o.Validate(), o => o.LearningRate);
+        registry = new ParameterRegistry<ShampooOptions>(groups, defaults ?? ShampooOptions.Shampoo, o => o.Validate(), o => o.LearningRate, o => o.Schedule);
         states = new ShampooParameterState[registry.Count];
         try
         {
@@ -177,7 +177,10 @@ public sealed class Shampoo : ICheckpointable, IExclusiveOptimizer
     public long StepCount { get; private set; }
 
     /// <inheritdoc />
-    public double CurrentLearningRate => registry.GetLearningRate(0) * registry.GroupOptions[0].Schedule.Factor(StepCount + 1);
+    public double CurrentLearningRate => GetCurrentLearningRate(0);
+
+    /// <inheritdoc />
+    public double GetCurrentLearningRate(int group) => registry.RateAt(group, StepCount + 1);
 
     /// <inheritdoc />
     public int GroupCount => registry.GroupCount;
@@ -263,6 +266,7 @@ public sealed class Shampoo : ICheckpointable, IExclusiveOptimizer
             return new StepResult(false, false, registry.SkipMessage(bad, step));
         }
 
+        registry.PrepareRates(step);
         if (!UpdateIsCertainlyFinite(step))
         {
             return StepChecked(step, started);
@@ -301,7 +305,7 @@ public sealed class Shampoo : ICheckpointable, IExclusiveOptimizer
         {
             var o = states[s].Options;
             if (!states[s].UpdateIsCertainlyFinite(step, step >= o.EffectiveStartPreconditioningStep,
-                    states[s].BlockCount > 0 && IsRefreshStep(o, step), LearningRate(s, step), magnitudes[s], placement.OwnedBlocks(s)))
+                    states[s].BlockCount > 0 && IsRefreshStep(o, step), registry.StepRateOf(s), magnitudes[s], placement.OwnedBlocks(s)))
             {
                 return false;
             }
@@ -432,7 +436,7 @@ public sealed class Shampoo : ICheckpointable, IExclusiveOptimizer
     {
         for (var s = 0; s < states.Length; s++)
         {
-            states[s].Update(step, precondition[s], LearningRate(s, step),
+            states[s].Update(step, precondition[s], registry.StepRateOf(s),
                 graftScales.AsSpan(graftScaleStart[s], states[s].GraftScaleCount));
         }
     }
@@ -497,7 +501,7 @@ public sealed class Shampoo : ICheckpointable, IExclusiveOptimizer
         return step == start || (step > start && step % o.PreconditionFrequency == 0);
     }
 
-    private double LearningRate(int index, long step) => registry.BaseLearningRateOf(index) * registry.OptionsOf(index).Schedule.Factor(step);
+    private double LearningRate(int index, long step) => registry.RateAt(registry.GroupOf(index), step);
 
     private int IndexOf(Parameter parameter)
     {

@@ -6,18 +6,58 @@ namespace ShampooMkl.Optim;
 
 /// <summary>Every setting of the <see cref="Optim.Shampoo"/> optimizer, immutable, with Distributed Shampoo's names and (mostly) its defaults.</summary>
 /// <remarks>
-/// Start from <see cref="Shampoo"/> or <see cref="ShampooSquared"/> and change what you need with <c>with { … }</c>.
-/// Where a default differs from Distributed Shampoo (DS) the property says so and why.
-/// <see cref="Validate"/> runs in the optimizer's constructor; an invalid value throws
+/// To train, start from <see cref="RecommendedShampooSquared"/> (or <see cref="RecommendedShampoo"/>) and change what
+/// you need with <c>with { … }</c>. The plain constructor, <see cref="Shampoo"/> and <see cref="ShampooSquared"/> carry
+/// Distributed Shampoo's defaults (Adagrad grafting, β₂ = 1, ε = 1e-12) for research and for reproducing the paper's
+/// algorithms; they adapt slowly on badly scaled problems. Where a default differs from Distributed Shampoo (DS) the
+/// property says so and why. <see cref="Validate"/> runs in the optimizer's constructor; an invalid value throws
 /// <see cref="ArgumentOutOfRangeException"/> naming the property.
 /// </remarks>
 public sealed record ShampooOptions
 {
-    /// <summary>Classic Shampoo (Gupta et al. 2018): L^{-1/4}·G·R^{-1/4}, with all other defaults.</summary>
+    /// <summary>Research preset: classic Shampoo (Gupta et al. 2018), L^{-1/4}·G·R^{-1/4}, with DS's defaults
+    /// (Adagrad grafting, β₂ = 1, ε = 1e-12, η = 0.01). To train a model, prefer <see cref="RecommendedShampoo"/>.</summary>
     public static ShampooOptions Shampoo { get; } = new();
 
-    /// <summary>Shampoo² (Morwani et al.): √Tr(H)·L^{-1/2}·G·R^{-1/2}, i.e. <see cref="Root"/> 2 with <see cref="TraceNormalized"/>.</summary>
+    /// <summary>Research preset: Shampoo² (Morwani et al.), √Tr(H)·L^{-1/2}·G·R^{-1/2}, i.e. <see cref="Root"/> 2 with
+    /// <see cref="TraceNormalized"/>, otherwise DS's defaults as <see cref="Shampoo"/>. To train a model, prefer
+    /// <see cref="RecommendedShampooSquared"/>.</summary>
     public static ShampooOptions ShampooSquared { get; } = new() { Root = 2, TraceNormalized = true };
+
+    /// <summary>The preset to train with: Shampoo² (p = 2, trace-normalised) with Adam grafting, β₂ = 0.999, ε = 1e-4,
+    /// roots every 10 steps, η = 5e-3 (an Adam-scale rate, because Adam grafting sets the step's size), no weight decay;
+    /// the rest as the defaults (momentum β₁ = 0.9, bias correction, fp64 statistics).</summary>
+    /// <remarks>Why these values: the β₂ = 0.999 EMA forgets the first, large gradients, which plain sums (β₂ = 1) never
+    /// do, so the preconditioner follows a loss whose curvature changes; Adam grafting gives each block Adam's step size,
+    /// which is robust to the scale of the inputs. ε is far above DS's 1e-12 on purpose: with p = 2 the root amplifies a
+    /// factor's small eigenvalues as λ^{-1/2}, so directions the gradients never reach (e.g. an image's always-black
+    /// border pixels give R exact zero eigenvalues) would otherwise be dominated by rounding noise; ε = 1e-4 keeps
+    /// roughly the directions within 10⁴ of a factor's top eigenvalue preconditioned. Tune η first (as for Adam), then ε
+    /// if the gradients are very small or very large.</remarks>
+    public static ShampooOptions RecommendedShampooSquared { get; } = new()
+    {
+        Root = 2,
+        TraceNormalized = true,
+        LearningRate = 5e-3,
+        Grafting = GraftingType.Adam,
+        Beta2 = 0.999,
+        Epsilon = 1e-4,
+        PreconditionFrequency = 10,
+        WeightDecay = 0,
+    };
+
+    /// <summary>Classic Shampoo (p = 4) to train with: Adam grafting, β₂ = 0.999, ε = 1e-6, roots every 10 steps,
+    /// η = 3e-3, no weight decay; see <see cref="RecommendedShampooSquared"/> for why.</summary>
+    /// <remarks>ε is smaller than Shampoo²'s because the p = 4 root amplifies small eigenvalues only as λ^{-1/4}.</remarks>
+    public static ShampooOptions RecommendedShampoo { get; } = new()
+    {
+        LearningRate = 3e-3,
+        Grafting = GraftingType.Adam,
+        Beta2 = 0.999,
+        Epsilon = 1e-6,
+        PreconditionFrequency = 10,
+        WeightDecay = 0,
+    };
 
     /// <summary>Base learning rate η (before <see cref="Schedule"/>); default 0.01 (DS's default, an Adagrad-scale rate
     /// because the default grafting is Adagrad).</summary>

@@ -105,7 +105,7 @@ public class LearningRateTests : IDisposable
         var weight = new Parameter("w", new float[6], 2, 3);
         var bias = new Parameter("b", new float[3], 3);
         var defaults = ShampooOptions.Shampoo with { LearningRate = 0.1 };
-        using var optimizer = new Shampoo([new ParameterGroup([weight]), new ParameterGroup([bias], defaults with { LearningRate = 0.2 })], defaults);
+        using var optimizer = new Shampoo([new ParameterGroup([weight]), new ParameterGroup([bias], o => o with { LearningRate = 0.2 })], defaults);
         Assert.Equal(2, optimizer.GroupCount);
         Assert.Equal(0.2, optimizer.GetLearningRate(1));
 

@@ -90,7 +90,7 @@ public class OptionsTests
         Assert.Equal(property, error.ParamName);
         var parameter = new Parameter("w", new float[4], 2, 2);
         Assert.ThrowsAny<ArgumentException>(() => new Shampoo([parameter], bad));
-        Assert.ThrowsAny<ArgumentException>(() => new Shampoo([new ParameterGroup([parameter], bad)]));
+        Assert.ThrowsAny<ArgumentException>(() => new Shampoo([new ParameterGroup([parameter], _ => bad)]));
     }
 
     [Fact]
@@ -126,7 +126,7 @@ public class OptionsTests
         var bias = new Parameter("b", [1f, 1f, 1f], 3);
         var defaults = ShampooOptions.Shampoo with { LearningRate = 0.1, WeightDecay = 0.5, Schedule = LearningRateSchedule.LinearWarmup(10) };
         using var optimizer = new Shampoo(
-            [new ParameterGroup([weight]), new ParameterGroup([bias], defaults with { LearningRate = 0.2, WeightDecay = 0 })],
+            [new ParameterGroup([weight]), new ParameterGroup([bias], o => o with { LearningRate = 0.2, WeightDecay = 0 })],
             defaults);
 
         Assert.Equal([weight, bias], optimizer.Parameters);

@@ -52,6 +52,8 @@ internal sealed class MomentumSgd(IReadOnlyList<Parameter> parameters, float lea
 
     public double GetLearningRate(int group) => group == 0 ? learningRate : throw new ArgumentOutOfRangeException(nameof(group));
 
+    public double GetCurrentLearningRate(int group) => GetLearningRate(group);
+
     public void SetLearningRate(int group, double rate)
     {
         ArgumentOutOfRangeException.ThrowIfNotEqual(group, 0);

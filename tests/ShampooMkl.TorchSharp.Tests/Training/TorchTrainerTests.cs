@@ -1,5 +1,6 @@
 using ShampooMkl.Analysis.Data;
 using ShampooMkl.Analysis.Training;
+using ShampooMkl.Optim;
 using ShampooMkl.TorchSharp.Training;
 
 namespace ShampooMkl.TorchSharp.Tests.Training;
@@ -57,7 +58,7 @@ public sealed class TorchTrainerTests
             Assert.InRange(e.RefreshSeconds, 0, e.OptimizerSeconds);
             Assert.InRange(e.TestAccuracy, 0, 1);
             Assert.Equal(0, e.SkippedSteps);
-            Assert.Equal(OptimizerPresets.ShampooSquaredPreset.LearningRate, e.LearningRate);
+            Assert.Equal(ShampooOptions.RecommendedShampooSquared.LearningRate, e.LearningRate);
         });
         Assert.True(report.Epochs[1].TrainLoss < report.Epochs[0].TrainLoss);
         Assert.Equal(8, progress.Count);
