@@ -64,7 +64,10 @@ public static class DistributedCheckpoint
     }
 
     /// <summary>Collective: runs <paramref name="loadOnEveryRank"/> everywhere and agrees on the outcome.</summary>
-    /// <exception cref="InvalidDataException">Some rank's loader threw.</exception>
+    /// <remarks>Every rank takes part in the agreement whatever its loader throws, so a refusal on one rank never leaves
+    /// the others waiting.</remarks>
+    /// <exception cref="InvalidDataException">Another rank's loader threw.</exception>
+    /// <exception cref="Exception">This rank's loader threw: its own exception, rethrown after the agreement.</exception>
     public static void LoadWith(ICommunicator communicator, Action loadOnEveryRank)
     {
         ArgumentNullException.ThrowIfNull(communicator);
@@ -74,8 +77,10 @@ public static class DistributedCheckpoint
         {
             loadOnEveryRank();
         }
-        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+        catch (Exception e)
         {
+            // Whatever the loader threw (a corrupt file, a busy optimizer, a bug), the other ranks are waiting for the
+            // outcome below and must learn of it now rather than at the MPI timeout.
             failure = ExceptionDispatchInfo.Capture(e);
         }
 

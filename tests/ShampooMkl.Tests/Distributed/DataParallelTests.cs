@@ -75,6 +75,23 @@ public sealed class DataParallelTests
     }
 
     [Fact]
+    public void LoadWith_AnyRanksRefusal_ReachesEveryRank()
+    {
+        // Rank 1's loader throws something other than a file error (here: the optimizer is busy); rank 0 loaded fine but
+        // must not continue alone, and must learn it from the agreement, not from a timeout.
+        var outcomes = InProcessRanks.Run(2, ranks => DistributedCheckpoint.LoadWith(ranks, () =>
+        {
+            if (ranks.Rank == 1)
+            {
+                throw new InvalidOperationException("busy");
+            }
+        }));
+
+        Assert.Contains("1 rank(s) could not load the checkpoint", Assert.IsType<InvalidDataException>(outcomes[0]).Message, StringComparison.Ordinal);
+        Assert.Equal("busy", Assert.IsType<InvalidOperationException>(outcomes[1]).Message);
+    }
+
+    [Fact]
     public void TrainCommand_AcceptsDistributed()
     {
         var result = new RootCommand { TrainCommand.Create() }.Parse(["train", "--distributed", "--model", "mlp"]);
