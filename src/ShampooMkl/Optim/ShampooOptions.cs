@@ -49,14 +49,12 @@ public sealed record ShampooOptions
     /// <summary>Classic Shampoo (p = 4) to train with: Adam grafting, β₂ = 0.999, ε = 1e-6, roots every 10 steps,
     /// η = 3e-3, no weight decay; see <see cref="RecommendedShampooSquared"/> for why.</summary>
     /// <remarks>ε is smaller than Shampoo²'s because the p = 4 root amplifies small eigenvalues only as λ^{-1/4}.</remarks>
-    public static ShampooOptions RecommendedShampoo { get; } = new()
+    public static ShampooOptions RecommendedShampoo { get; } = RecommendedShampooSquared with
     {
+        Root = 4,
+        TraceNormalized = false,
         LearningRate = 3e-3,
-        Grafting = GraftingType.Adam,
-        Beta2 = 0.999,
         Epsilon = 1e-6,
-        PreconditionFrequency = 10,
-        WeightDecay = 0,
     };
 
     /// <summary>Base learning rate η (before <see cref="Schedule"/>); default 0.01 (DS's default, an Adagrad-scale rate

@@ -6,6 +6,21 @@ namespace ShampooMkl.Tests.Optim;
 public class OptionsTests
 {
     [Fact]
+    public void RecommendedPresets_AreTheDocumentedOnes()
+    {
+        // The values their doc comments and the README promise; the CLI and demo train with them.
+        var squared = ShampooOptions.RecommendedShampooSquared;
+        Assert.Equal((2.0, true, 5e-3, GraftingType.Adam, 0.999, 1e-4, 10, 0.0, 0.9, true),
+            (squared.Root, squared.TraceNormalized, squared.LearningRate, squared.Grafting, squared.Beta2, squared.Epsilon,
+                squared.PreconditionFrequency, squared.WeightDecay, squared.Beta1, squared.BiasCorrection));
+        var classic = ShampooOptions.RecommendedShampoo;
+        Assert.Equal((4.0, false, 3e-3, GraftingType.Adam, 0.999, 1e-6, 10, 0.0, 0.9, true),
+            (classic.Root, classic.TraceNormalized, classic.LearningRate, classic.Grafting, classic.Beta2, classic.Epsilon,
+                classic.PreconditionFrequency, classic.WeightDecay, classic.Beta1, classic.BiasCorrection));
+        Assert.Equal(LearningRateSchedule.Constant, classic.Schedule);
+    }
+
+    [Fact]
     public void Defaults_AreTheDocumentedOnes()
     {
         var o = ShampooOptions.Shampoo;
