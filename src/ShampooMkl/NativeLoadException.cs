@@ -9,9 +9,9 @@ namespace ShampooMkl;
 /// </remarks>
 public sealed class NativeLoadException : Exception
 {
-    /// <summary>The README command that installs the native libraries on Debian/Ubuntu.</summary>
-    public const string InstallHint = "Install the native libraries with `bash native/provision.sh` (or `./build.sh --target=Native`), " +
-                                      "or point SHAMPOO_BLAS_PATH at a libmkl_rt / libopenblas file.";
+    /// <summary>How to install a BLAS/LAPACK backend on this machine's OS (the apt/dnf, Homebrew, pip/conda or Windows
+    /// installer line), the <c>SHAMPOO_BLAS_PATH</c> override, and <c>shampoo-mkl doctor</c>.</summary>
+    public static string InstallHint => NativeInstallAdvice.BlasForThisMachine;
 
     /// <summary>A BLAS/LAPACK load failure: <paramref name="message"/>, then each of <paramref name="attempts"/>, then
     /// <see cref="InstallHint"/>.</summary>

@@ -19,7 +19,7 @@ internal static class ErrorPolicy
     {
         UserInputException e => (e.ExitCode, e.Message),
         NativeLoadException e => (ExitCodes.Environment,
-            $"{FirstLine(e.Message)} Run 'shampoo-mkl doctor' to see every path tried, or install the libraries with 'bash native/provision.sh'."),
+            $"{FirstLine(e.Message)} {LastLine(e.Message)}"),
         MnistUnavailableException e => (ExitCodes.Failed, FirstLine(e.Message)),
         InvalidDataException e => (ExitCodes.Files, FirstLine(e.Message)),
         UnauthorizedAccessException e => (ExitCodes.Files, $"{FirstLine(e.Message)} Check the path's permissions or give another one."),
@@ -46,4 +46,7 @@ internal static class ErrorPolicy
         var end = text.IndexOfAny(['\r', '\n']);
         return end < 0 ? text : text[..end];
     }
+
+    /// <summary>The last line: a <see cref="NativeLoadException"/> ends with the install line for this OS.</summary>
+    private static string LastLine(string text) => text.TrimEnd().Split('\n')[^1].Trim();
 }

@@ -141,7 +141,7 @@ internal sealed unsafe class BlasLibrary
     public static BlasLibrary Load(BlasBackendKind kind)
     {
         var attempts = new List<string>();
-        return TryLoadCore(kind, attempts) ?? throw new NativeLoadException($"Could not load the {kind} backend.", attempts);
+        return TryLoadCore(kind, attempts) ?? throw Failure(kind, attempts);
     }
 
     /// <summary>Loads the given backend if it is installed; <paramref name="attempts"/> says what was tried.</summary>
@@ -178,32 +178,57 @@ internal sealed unsafe class BlasLibrary
                 return existing;
             }
 
-            foreach (var candidate in NativeLibraryCandidates.For(kind))
+            var lib = LoadFirst(kind, NativeLibraryCandidates.For(kind), attempts);
+            if (lib is not null)
             {
-                if (!NativeLibrary.TryLoad(candidate, typeof(BlasLibrary).Assembly, DllImportSearchPath.SafeDirectories | DllImportSearchPath.AssemblyDirectory, out var handle))
-                {
-                    attempts.Add($"{kind}: {candidate}: not found or not loadable");
-                    continue;
-                }
-
-                MklThreadingLayer? layer = null;
-                if (kind == BlasBackendKind.Mkl)
-                {
-                    layer = ConfigureMkl(handle, candidate, attempts);
-                    if (layer is null)
-                    {
-                        continue;
-                    }
-                }
-
-                var lib = new BlasLibrary(kind, candidate, handle, layer, attempts);
-                attempts.Add($"{kind}: {candidate}: loaded ({lib.Version})");
                 Loaded[kind] = lib;
-                return lib;
             }
 
-            return null;
+            return lib;
         }
+    }
+
+    /// <summary>The exception for a backend none of whose candidates loaded: the attempts, then the install line for this OS.</summary>
+    internal static NativeLoadException Failure(BlasBackendKind kind, IReadOnlyList<string> attempts) =>
+        new($"Could not load the {kind} backend.", attempts, NativeInstallAdvice.BlasForThisMachine);
+
+    /// <summary>Loads the first of <paramref name="candidates"/> that is a complete <paramref name="kind"/> library, uncached;
+    /// <paramref name="attempts"/> gets one line per listed file passed over, with the loader's reason.</summary>
+    internal static BlasLibrary? LoadFirst(BlasBackendKind kind, IEnumerable<NativeLibraryCandidate> candidates, List<string> attempts)
+    {
+        var anyListed = false;
+        foreach (var candidate in candidates)
+        {
+            anyListed = true;
+            var outcome = NativeLibraryProbe.TryLoad(candidate, typeof(BlasLibrary).Assembly);
+            if (outcome.Failure is not null)
+            {
+                attempts.Add($"{kind}: {outcome.Path}: {outcome.Failure}");
+                continue;
+            }
+
+            var path = outcome.Path;
+            MklThreadingLayer? layer = null;
+            if (kind == BlasBackendKind.Mkl)
+            {
+                layer = ConfigureMkl(outcome.Handle, path, attempts);
+                if (layer is null)
+                {
+                    continue;
+                }
+            }
+
+            var lib = new BlasLibrary(kind, path, outcome.Handle, layer, attempts);
+            attempts.Add($"{kind}: {path}: loaded ({lib.Version})");
+            return lib;
+        }
+
+        if (!anyListed)
+        {
+            attempts.Add($"{kind}: no library is known for {RuntimeInformation.OSDescription} ({RuntimeInformation.ProcessArchitecture})");
+        }
+
+        return null;
     }
 
     /// <summary>Chooses MKL's interface and threading layers before any other MKL call, as MKL requires.</summary>
@@ -227,9 +252,9 @@ internal sealed unsafe class BlasLibrary
                 wanted = MklThreadingLayer.Sequential;
             }
         }
-        else if (wanted == MklThreadingLayer.Intel && !NativeLibrary.TryLoad("libiomp5.so", out _))
+        else if (wanted == MklThreadingLayer.Intel && FindIntelOpenMp(path) is { } missing)
         {
-            attempts.Add("Mkl: libiomp5.so not found; using the sequential layer");
+            attempts.Add($"Mkl: {missing}; using the sequential layer");
             wanted = MklThreadingLayer.Sequential;
         }
 
@@ -259,6 +284,17 @@ internal sealed unsafe class BlasLibrary
         }
 
         return wanted;
+    }
+
+    /// <summary>Loads this OS's Intel OpenMP runtime (<see cref="NativeLibraryCandidates.IntelOpenMpLibrary"/>) from beside
+    /// MKL or the usual search; null when it loaded, else why not.</summary>
+    private static string? FindIntelOpenMp(string mklPath)
+    {
+        var os = NativeLibraryCandidates.CurrentOS;
+        var name = NativeLibraryCandidates.IntelOpenMpLibrary(os);
+        var paths = NativeLibraryCandidates.IntelOpenMpSearch(os, mklPath, AppContext.BaseDirectory, Environment.GetEnvironmentVariable);
+        var outcome = NativeLibraryProbe.TryLoad(new NativeLibraryCandidate(name, paths), typeof(BlasLibrary).Assembly);
+        return outcome.Failure is null ? null : $"{outcome.Path}: {outcome.Failure}";
     }
 
     /// <summary>Parses <c>SHAMPOO_MKL_THREADING</c>; the default layer is Intel OpenMP, the one that scales large calls

@@ -48,6 +48,9 @@ internal static unsafe partial class Libc
 
         try
         {
+            // Binds dlerror's stub (the runtime's own dlsym on first call would clear the error we want) and
+            // clears any earlier error.
+            _ = DlError();
             if (DlOpen(fileName, RtldNow | RtldGlobal) != 0)
             {
                 return null;

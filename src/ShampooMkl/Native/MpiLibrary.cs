@@ -15,9 +15,8 @@ internal sealed unsafe class MpiLibrary
     /// <summary>Environment variable naming an exact libmpi file to try first.</summary>
     public const string PathVariable = "SHAMPOO_MPI_PATH";
 
-    /// <summary>How to install Open MPI, appended to every load failure.</summary>
-    public const string InstallHint = "Install Open MPI with `bash native/provision.sh` (Debian/Ubuntu packages openmpi-bin libopenmpi-dev), " +
-                                      "or point " + PathVariable + " at an Open MPI libmpi file.";
+    /// <summary>How to install Open MPI on this OS, appended to every load failure.</summary>
+    public static string InstallHint => NativeInstallAdvice.MpiForThisMachine;
 
     /// <summary>Functions we call; a library lacking one is rejected with its name.</summary>
     public static readonly IReadOnlyList<string> RequiredFunctions =
@@ -175,7 +174,8 @@ internal sealed unsafe class MpiLibrary
         return library is not null;
     }
 
-    /// <summary>Where libmpi is looked for on this platform, in order.</summary>
+    /// <summary>Where libmpi is looked for on this platform, in order: <see cref="PathVariable"/> first, then
+    /// <see cref="NativeLibraryCandidates.ListedMpi"/> (native/manifest/RID.json).</summary>
     public static IReadOnlyList<string> Candidates()
     {
         var list = new List<string>();
@@ -185,33 +185,7 @@ internal sealed unsafe class MpiLibrary
             list.Add(forced);
         }
 
-        // Mirrors the "mpi" entries of native/manifest/*.json. The unversioned libmpi.so comes last: on Debian it
-        // is an alternatives link that may point at MPICH, which LoadFirst then rejects by name.
-        if (OperatingSystem.IsLinux())
-        {
-            list.AddRange(
-            [
-                "libmpi.so.40",
-                "/usr/lib/x86_64-linux-gnu/libmpi.so.40",
-                "/usr/lib/aarch64-linux-gnu/libmpi.so.40",
-                "/usr/lib/x86_64-linux-gnu/openmpi/lib/libmpi.so",
-                "/usr/lib/aarch64-linux-gnu/openmpi/lib/libmpi.so",
-                "/usr/lib64/openmpi/lib/libmpi.so.40",
-                "libmpi.so",
-            ]);
-        }
-        else if (OperatingSystem.IsMacOS())
-        {
-            list.AddRange(
-            [
-                "libmpi.40.dylib",
-                "/opt/homebrew/opt/open-mpi/lib/libmpi.dylib",
-                "/opt/homebrew/lib/libmpi.dylib",
-                "/usr/local/lib/libmpi.dylib",
-                "libmpi.dylib",
-            ]);
-        }
-
+        list.AddRange(NativeLibraryCandidates.ListedMpi(NativeLibraryCandidates.CurrentOS, RuntimeInformation.ProcessArchitecture));
         return list;
     }
 
@@ -249,15 +223,20 @@ internal sealed unsafe class MpiLibrary
             // macOS's dlopen defaults to global, so there the plain load below suffices.
             if (OperatingSystem.IsLinux() && Libc.LoadGlobal(candidate) is { } globalError)
             {
-                attempts.Add($"{candidate}: not loadable with RTLD_GLOBAL ({globalError})");
+                attempts.Add(globalError.EndsWith("No such file or directory", StringComparison.Ordinal)
+                    ? $"{candidate}: not found"
+                    : $"{candidate}: exists but is not loadable (RTLD_GLOBAL): {globalError}");
                 continue;
             }
 
-            if (!NativeLibrary.TryLoad(candidate, out var handle))
+            var outcome = NativeLibraryProbe.TryLoad(new NativeLibraryCandidate(candidate, [candidate]), typeof(MpiLibrary).Assembly);
+            if (outcome.Failure is not null)
             {
-                attempts.Add($"{candidate}: not found or not loadable");
+                attempts.Add($"{candidate}: {outcome.Failure}");
                 continue;
             }
+
+            var handle = outcome.Handle;
 
             if (!NativeLibrary.TryGetExport(handle, "ompi_mpi_comm_world", out _))
             {
