@@ -1,5 +1,5 @@
 // PackageQuickstart: ShampooMkl used as a NuGet package by a program that owns its model (a two-layer tanh network
-// with a hand-written backward pass) and its data (a regression whose input features are scaled from 1e-3 to 1e3).
+// with a hand-written backward pass) and its data (a regression on correlated input features scaled from 1e-3 to 1e3).
 // It checks four claims and exits 1 if any fails:
 //   1. Shampoo² (ShampooOptions.RecommendedShampooSquared) ends at a lower loss than AdamW after the same steps;
 //   2. SetLearningRate between steps changes the rate the next step uses;
@@ -25,7 +25,7 @@ void Claim(bool holds, string what)
     }
 }
 
-Console.WriteLine($"Regression {Features}→{Hidden}→1 (tanh), {data.Samples} samples, input scales 1e-3 … 1e3, {Steps} full-batch steps.");
+Console.WriteLine($"Regression {Features}→{Hidden}→1 (tanh), {data.Samples} samples, correlated inputs scaled 1e-3 … 1e3, {Steps} full-batch steps.");
 
 // The defaults every group starts from; the bias group overrides only its weight decay, so it keeps the schedule.
 var shampooDefaults = ShampooOptions.RecommendedShampooSquared with { Schedule = schedule, WeightDecay = 1e-4 };
@@ -89,7 +89,7 @@ using var adamw = NewAdamW(adamNet);
 var adamRates = Train(adamNet, TrainingOptimizer.Of(adamw), 0, Steps, print: true);
 var adamLoss = adamNet.LossAndGradient(data);
 
-Console.WriteLine($"Final loss after {Steps} steps: Shampoo² {shampooLoss:E3}, AdamW {adamLoss:E3} ({adamLoss / shampooLoss:F1}× Shampoo²'s).");
+Console.WriteLine($"Final loss after {Steps} steps: Shampoo² {shampooLoss:E3}, AdamW {adamLoss:E3} ({adamLoss / shampooLoss:F2}× Shampoo²'s).");
 Claim(shampooLoss < adamLoss, $"Shampoo² (RecommendedShampooSquared) reaches a lower loss than AdamW after {Steps} steps");
 Claim(shampooRates && adamRates, $"SetLearningRate after step {RateChangeStep} halved the next rate of both groups; both groups followed the default WarmupCosine schedule");
 Claim(shampoo.GroupOptions.All(o => o.Schedule == schedule) && shampoo.GroupOptions[1].WeightDecay == 0 && shampoo.GroupOptions[0].WeightDecay == 1e-4,

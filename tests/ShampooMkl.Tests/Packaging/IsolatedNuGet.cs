@@ -1,24 +1,16 @@
-using System.Security;
-
 namespace ShampooMkl.Tests.Packaging;
 
 /// <summary>A temporary folder with its own nuget.config, global packages folder and HTTP cache, so that installing or
 /// restoring the packed packages neither reads a stale copy from, nor writes into, the user's NuGet folders.</summary>
-/// <remarks>With <c>registry</c> the config's sources are the local feed, which alone may serve the packages packed from
-/// this repository (package source mapping), and nuget.org for everything else (a sample's restore needs it); without,
-/// the config has no source at all and the caller names the feed (<c>dotnet tool install --add-source</c>, which NuGet
-/// refuses to combine with source mapping). Deleted on <see cref="Dispose"/>.</remarks>
+/// <remarks><see cref="ConfigFile"/> has no package source at all: the caller names the feed (<c>dotnet tool install
+/// --add-source</c>) or brings its own nuget.config (a sample). Deleted on <see cref="Dispose"/>.</remarks>
 internal sealed class IsolatedNuGet : IDisposable
 {
-    /// <summary>The ids this repository packs; the config maps them to the local feed only.</summary>
-    private static readonly string[] OwnPackages = ["ShampooMkl", "ShampooMkl.*", "shampoo-mkl"];
-
-    public IsolatedNuGet(PackageFeed feed, bool registry)
+    public IsolatedNuGet()
     {
-        ArgumentNullException.ThrowIfNull(feed);
         Root = Directory.CreateTempSubdirectory("shampoo-mkl-package-").FullName;
         ConfigFile = Path.Combine(Root, "nuget.config");
-        File.WriteAllText(ConfigFile, registry ? Config(feed.Folder) : NoSources);
+        File.WriteAllText(ConfigFile, NoSources);
         Environment = new Dictionary<string, string>
         {
             ["NUGET_PACKAGES"] = Path.Combine(Root, "packages"),
@@ -49,30 +41,6 @@ internal sealed class IsolatedNuGet : IDisposable
         </configuration>
 
         """;
-
-    /// <summary>A nuget.config with the local feed (this repository's packages only) and nuget.org (everything else).</summary>
-    public static string Config(string localFeed)
-    {
-        var own = string.Concat(OwnPackages.Select(p => "      <package pattern=\"" + p + "\" />\n"));
-        return $"""
-            <?xml version="1.0" encoding="utf-8"?>
-            <configuration>
-              <packageSources>
-                <clear />
-                <add key="local" value="{SecurityElement.Escape(localFeed)}" />
-                <add key="nuget.org" value="https://api.nuget.org/v3/index.json" protocolVersion="3" />
-              </packageSources>
-              <packageSourceMapping>
-                <packageSource key="local">
-            {own}    </packageSource>
-                <packageSource key="nuget.org">
-                  <package pattern="*" />
-                </packageSource>
-              </packageSourceMapping>
-            </configuration>
-
-            """;
-    }
 
     public void Dispose()
     {

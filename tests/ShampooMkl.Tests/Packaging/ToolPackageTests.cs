@@ -10,7 +10,7 @@ public sealed class ToolPackageTests
     public void InstalledTool_RunsDoctor()
     {
         var feed = PackageFeed.Find("shampoo-mkl", "shampoo-mkl.dll");
-        using var nuget = new IsolatedNuGet(feed, registry: false);
+        using var nuget = new IsolatedNuGet();
         var toolPath = Path.Combine(nuget.Root, "tools");
 
         var install = ProcessRun.Start("dotnet",
