@@ -1,9 +1,11 @@
 // ShampooMkl build (Cake 7 scripting, run through ./build.sh or `dotnet cake build.cake`).
 //
-//   ./build.sh                      Default = Test: Build -> Native -> Test
+//   ./build.sh                      Default = Test: Build -> Native -> Pack -> Test
 //   ./build.sh --target=Test --fast skips tests tagged [Trait("Category", "Slow")] or "Mpi" (inner loop, seconds)
 //   ./build.sh --target=Test --test-filter='FullyQualifiedName~Blocking'   any `dotnet test --filter` expression
 //   ./build.sh --target=Native      native libraries + `shampoo-mkl doctor` only
+//   ./build.sh --target=Pack        packages (library, TorchSharp adapter, the shampoo-mkl tool) into artifacts/packages,
+//                                   no tests; the Test target packs too, for the package tests
 //   ./build.sh --target=ApiBaseline regenerates src/*/PublicAPI.Unshipped.txt (scripts/update-public-api.sh)
 //   ./build.sh --target=Bench       BenchmarkDotNet suites + roofline + peer table (torch, Math.NET)
 //                                   (--bench-filter='*' --bench-job=short --bench-peers=true --skip-torch)
@@ -37,6 +39,7 @@ var testFilter = string.Join("&", new[] { fastTests ? fastFilter : null, rawTest
 var root = MakeAbsolute(Directory("."));
 var artifacts = root.Combine("artifacts");
 var testResults = artifacts.Combine("test-results");
+var packages = artifacts.Combine("packages");
 var solution = root.CombineWithFilePath("ShampooMkl.sln");
 var cliProject = root.CombineWithFilePath("src/ShampooMkl.Cli/ShampooMkl.Cli.csproj");
 var testProject = root.CombineWithFilePath("tests/ShampooMkl.Tests/ShampooMkl.Tests.csproj");
@@ -125,8 +128,9 @@ Task("Native")
 });
 
 Task("Test")
-    .Description("Runs the xunit tests (after the native check), the TorchSharp tests under the runtime they need; TRX goes to artifacts/test-results; --fast, --test-filter=EXPR.")
+    .Description("Runs the xunit tests (after the native check and Pack, whose packages the package tests install), the TorchSharp tests under the runtime they need; TRX goes to artifacts/test-results; --fast, --test-filter=EXPR.")
     .IsDependentOn("Native")
+    .IsDependentOn("Pack")
     .Does(() =>
 {
     if (!string.IsNullOrEmpty(testFilter))
@@ -370,18 +374,22 @@ Task("Demo")
 });
 
 Task("Pack")
-    .Description("Packs ShampooMkl and ShampooMkl.TorchSharp into artifacts/packages (builds; CI runs the tests, packing does not).")
+    .Description("Packs ShampooMkl, ShampooMkl.TorchSharp (.nupkg + .snupkg) and the shampoo-mkl dotnet tool into artifacts/packages (builds; runs no tests).")
     .IsDependentOn("Build")
     .Does(() =>
 {
-    foreach (var project in new[] { libraryProject, torchSharpProject })
+    // Emptied first: the package tests and samples/PackageQuickstart install exactly what this run packed.
+    CleanDirectory(packages);
+    foreach (var project in new[] { libraryProject, torchSharpProject, cliProject })
     {
-        DotNetPack(project.FullPath, new DotNetPackSettings
-        {
-            Configuration = configuration,
-            NoBuild = true,
-            OutputDirectory = artifacts.Combine("packages"),
-        });
+        Step($"dotnet pack {project.GetFilenameWithoutExtension()}", "The pack errors are listed above.",
+            () => DotNetPack(project.FullPath, new DotNetPackSettings
+            {
+                Configuration = configuration,
+                NoBuild = true,
+                NoRestore = true,
+                OutputDirectory = packages,
+            }));
     }
 });
 

