@@ -140,9 +140,16 @@ public sealed class Shampoo : ICheckpointable, IExclusiveOptimizer
             throw;
         }
 
+        var distributed = communicator is { Size: > 1 } ? communicator : null;
+        if (distributed is not null && registry.GroupOptions.Any(o => o.IsEigenvalueCorrected))
+        {
+            Dispose();
+            throw new NotSupportedException(
+                "The eigenvalue-corrected (SOAP) preconditioner is not available distributed: run it on one rank, or use Preconditioner = Shampoo.");
+        }
+
         var d = registry.Defaults;
         var policy = new RefreshPolicy(d.ThreadedRefreshMinDim, KroneckerBlockTable.ShapesOf(states), d.DominantRefreshMinDim);
-        var distributed = communicator is { Size: > 1 } ? communicator : null;
         blocks = new KroneckerBlockTable(states, distributed?.Size ?? 1, policy);
         refreshQueue = new int[blocks.Count];
         refreshResults = new RootRefreshResult[refreshQueue.Length];
@@ -305,7 +312,7 @@ public sealed class Shampoo : ICheckpointable, IExclusiveOptimizer
         {
             var o = states[s].Options;
             if (!states[s].UpdateIsCertainlyFinite(step, step >= o.EffectiveStartPreconditioningStep,
-                    states[s].BlockCount > 0 && IsRefreshStep(o, step), registry.StepRateOf(s), magnitudes[s], placement.OwnedBlocks(s)))
+                    states[s].IsRefreshStep(step), registry.StepRateOf(s), magnitudes[s], placement.OwnedBlocks(s)))
             {
                 return false;
             }
@@ -397,7 +404,7 @@ public sealed class Shampoo : ICheckpointable, IExclusiveOptimizer
         var pending = 0;
         for (var s = 0; s < states.Length; s++)
         {
-            if (states[s].BlockCount > 0 && IsRefreshStep(states[s].Options, step))
+            if (states[s].IsRefreshStep(step))
             {
                 for (var b = 0; b < blocks.BlockCount(s); b++)
                 {
@@ -493,12 +500,6 @@ public sealed class Shampoo : ICheckpointable, IExclusiveOptimizer
         }
 
         return (pending, first, elapsed);
-    }
-
-    private static bool IsRefreshStep(ShampooOptions o, long step)
-    {
-        var start = o.EffectiveStartPreconditioningStep;
-        return step == start || (step > start && step % o.PreconditionFrequency == 0);
     }
 
     private double LearningRate(int index, long step) => registry.RateAt(registry.GroupOf(index), step);
