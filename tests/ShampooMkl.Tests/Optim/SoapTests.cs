@@ -223,24 +223,49 @@ public class SoapTests
         Assert.True(allocated == 0, $"20 SOAP steps (10 refreshing) allocated {allocated} managed bytes.");
     }
 
-    /// <summary>On a quadratic whose Hessian is a Kronecker product of two rotated, badly conditioned matrices (condition
-    /// 10³ each), SOAP reaches a far lower loss than Adam with the same rate, moments and step count.</summary>
+    /// <summary>On a noisy quadratic whose Hessian is a Kronecker product of two rotated, badly conditioned matrices
+    /// (condition 10³ each) and whose gradient noise has the same covariance (Fisher = Hessian, as for a well-specified
+    /// model), SOAP, each at its best rate of a grid, ends at a far lower loss than Adam with the same moments and steps
+    /// (fixed seeds).</summary>
+    /// <remarks>Both are tuned because at a rate too small for either, Adam's sign-like steps on the unrotated
+    /// coordinates lower the loss faster at first (the rotated gradient is concentrated on a few eigendirections);
+    /// measured at 300 steps, best losses SOAP 1.1e-3 (η = 0.03) vs Adam 9.6e-3 (η = 0.03), from 0.56.</remarks>
     [Fact]
     public void Training_BadlyConditionedQuadratic_SoapBeatsAdam()
     {
-        const int m = 8, n = 8, steps = 300;
+        var soap = double.PositiveInfinity;
+        var adam = double.PositiveInfinity;
+        var initial = 0.0;
+        foreach (var lr in new[] { 3e-3, 1e-2, 3e-2, 1e-1 })
+        {
+            var race = QuadraticRace(lr, 300);
+            (soap, adam, initial) = (Math.Min(soap, race.Soap), Math.Min(adam, race.Adam), race.Initial);
+        }
+
+        Assert.True(soap < 0.01 * initial, $"SOAP: best loss {soap:G3} from {initial:G3}");
+        Assert.True(soap < 0.25 * adam, $"SOAP's best loss {soap:G3} should be well below Adam's {adam:G3} (initial {initial:G3}).");
+    }
+
+    private static (double Soap, double Adam, double Initial) QuadraticRace(double lr, int steps)
+    {
+        const int m = 8, n = 8;
         var a = Conditioned(21, m);
         var b = Conditioned(22, n);
+        var aRoot = Conditioned(21, m, 0.5);
+        var bRoot = Conditioned(22, n, 0.5);
         var target = SeededRandom.Gaussian(23, m * n);
-        double Loss(ReadOnlySpan<double> values, Span<double> gradient)
+        double Loss(ReadOnlySpan<double> values, Span<double> gradient, int t)
         {
-            var w = values.ToArray();
-            var d = w.Zip(target, (x, y) => x - y).ToArray();
-            var ad = DenseMatrix.Multiply(a, m, m, d, m, n);
-            var adb = DenseMatrix.Multiply(ad, m, n, b, n, n);
+            var d = values.ToArray().Zip(target, (x, y) => x - y).ToArray();
+            var adb = DenseMatrix.Multiply(DenseMatrix.Multiply(a, m, m, d, m, n), m, n, b, n, n);
             if (!gradient.IsEmpty)
             {
-                adb.CopyTo(gradient);
+                var z = SeededRandom.Gaussian(5000 + t, m * n);
+                var noise = DenseMatrix.Multiply(DenseMatrix.Multiply(aRoot, m, m, z, m, n), m, n, bRoot, n, n);
+                for (var i = 0; i < m * n; i++)
+                {
+                    gradient[i] = adb[i] + (0.1 * noise[i]);
+                }
             }
 
             return 0.5 * DenseMatrix.FrobeniusInner(d, adb);
@@ -250,22 +275,19 @@ public class SoapTests
         {
             for (var t = 0; t < steps; t++)
             {
-                Loss(p.GetValues<double>(), p.GetGradient<double>());
+                Loss(p.GetValues<double>(), p.GetGradient<double>(), t);
                 optimizer.Step();
             }
 
-            return Loss(p.GetValues<double>(), Span<double>.Empty);
+            return Loss(p.GetValues<double>(), Span<double>.Empty, 0);
         }
 
         var soapParameter = new Parameter("w", new double[m * n], m, n);
         var adamParameter = new Parameter("w", new double[m * n], m, n);
-        using var soap = new Shampoo([soapParameter], ShampooOptions.RecommendedSoap with { LearningRate = 0.01, WeightDecay = 0 });
-        using var adam = new AdamW([adamParameter], new AdamWOptions { LearningRate = 0.01, Beta1 = 0.95, Beta2 = 0.95, WeightDecay = 0 });
-        var initial = Loss(new double[m * n], Span<double>.Empty);
-        var soapLoss = Train(soap, soapParameter);
-        var adamLoss = Train(adam, adamParameter);
-        Assert.True(soapLoss < 0.01 * initial, $"SOAP: loss {soapLoss:G3} from {initial:G3}");
-        Assert.True(soapLoss < 0.5 * adamLoss, $"SOAP loss {soapLoss:G3} should be well below Adam's {adamLoss:G3} (initial {initial:G3}).");
+        using var soap = new Shampoo([soapParameter], ShampooOptions.RecommendedSoap with { LearningRate = lr, WeightDecay = 0 });
+        using var adam = new AdamW([adamParameter], new AdamWOptions { LearningRate = lr, Beta1 = 0.95, Beta2 = 0.95, WeightDecay = 0 });
+        var initial = Loss(new double[m * n], Span<double>.Empty, 0);
+        return (Train(soap, soapParameter), Train(adam, adamParameter), initial);
     }
 
     [Fact]
@@ -308,13 +330,13 @@ public class SoapTests
     }
 
     /// <summary>U·diag(1 … 10⁻³)·Uᵀ with a random orthogonal U (from Jacobi on a random SPD matrix).</summary>
-    private static double[] Conditioned(int seed, int size)
+    private static double[] Conditioned(int seed, int size, double power = 1)
     {
         var u = JacobiEigen.Decompose(SeededRandom.SymmetricPositiveDefinite(seed, size), size).Vectors;
         var d = new double[size * size];
         for (var i = 0; i < size; i++)
         {
-            d[(i * size) + i] = Math.Pow(1e-3, i / (double)(size - 1));
+            d[(i * size) + i] = Math.Pow(1e-3, power * i / (double)(size - 1));
         }
 
         return DenseMatrix.Multiply(DenseMatrix.Multiply(u, size, size, d, size, size), size, size, DenseMatrix.Transpose(u, size, size), size, size);
