@@ -18,4 +18,7 @@ public enum TorchOptimizerKind
 
     /// <summary>TorchSharp's <c>torch.optim.AdamW</c>.</summary>
     TorchAdamW,
+
+    /// <summary>ShampooMkl's SOAP (eigenvalue-corrected Shampoo), through the adapter.</summary>
+    Soap,
 }

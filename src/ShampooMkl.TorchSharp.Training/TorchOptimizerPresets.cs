@@ -25,7 +25,7 @@ public static class TorchOptimizerPresets
     /// <summary>Decoupled weight decay of <c>torch-adamw</c> (PyTorch's default, the core AdamW preset's).</summary>
     public const double TorchAdamWWeightDecay = 0.01;
 
-    private static readonly string[] names = ["shampoo2", "shampoo", "adamw", "torch-adam", "torch-adamw"];
+    private static readonly string[] names = ["shampoo2", "shampoo", "adamw", "torch-adam", "torch-adamw", "soap"];
 
     /// <summary>The command-line names, in <see cref="TorchOptimizerKind"/> order.</summary>
     public static IReadOnlyList<string> Names => names;
@@ -59,6 +59,7 @@ public static class TorchOptimizerPresets
         TorchOptimizerKind.ShampooSquared => OptimizerPresets.DefaultLearningRate(OptimizerKind.ShampooSquared),
         TorchOptimizerKind.Shampoo => OptimizerPresets.DefaultLearningRate(OptimizerKind.Shampoo),
         TorchOptimizerKind.AdamW => OptimizerPresets.DefaultLearningRate(OptimizerKind.AdamW),
+        TorchOptimizerKind.Soap => OptimizerPresets.DefaultLearningRate(OptimizerKind.Soap),
         TorchOptimizerKind.TorchAdam or TorchOptimizerKind.TorchAdamW => TorchLearningRate,
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown optimizer kind."),
     };
@@ -79,6 +80,7 @@ public static class TorchOptimizerPresets
         {
             TorchOptimizerKind.ShampooSquared => CreateShampoo(model, ShampooOptions.RecommendedShampooSquared with { LearningRate = lr }),
             TorchOptimizerKind.Shampoo => CreateShampoo(model, ShampooOptions.RecommendedShampoo with { LearningRate = lr }),
+            TorchOptimizerKind.Soap => CreateShampoo(model, ShampooOptions.RecommendedSoap with { LearningRate = lr }),
             TorchOptimizerKind.AdamW => CreateAdamW(model, OptimizerPresets.AdamWPreset with { LearningRate = lr }),
             TorchOptimizerKind.TorchAdam => CreateTorch(torch.optim.Adam(model.parameters(), lr, 0.9, 0.999, 1e-8, 0), lr, 0),
             TorchOptimizerKind.TorchAdamW => CreateTorch(torch.optim.AdamW(model.parameters(), lr, 0.9, 0.999, 1e-8, TorchAdamWWeightDecay), lr, TorchAdamWWeightDecay),

@@ -14,4 +14,7 @@ public enum OptimizerKind
 
     /// <summary>SGD with momentum.</summary>
     Sgd,
+
+    /// <summary>SOAP: Adam in the eigenbasis of Shampoo's factors (<see cref="ShampooMkl.Optim.PreconditionerType.EigenvalueCorrected"/>).</summary>
+    Soap,
 }

@@ -3,8 +3,9 @@ using ShampooMkl.Optim;
 
 namespace ShampooMkl.Analysis.Training;
 
-/// <summary>The optimizers the CLI and demo train with: Shampoo and Shampoo² are the core's
-/// <see cref="ShampooOptions.RecommendedShampoo"/> and <see cref="ShampooOptions.RecommendedShampooSquared"/>; AdamW and
+/// <summary>The optimizers the CLI and demo train with: Shampoo, Shampoo² and SOAP are the core's
+/// <see cref="ShampooOptions.RecommendedShampoo"/>, <see cref="ShampooOptions.RecommendedShampooSquared"/> and
+/// <see cref="ShampooOptions.RecommendedSoap"/>; AdamW and
 /// SGD have learning rates tuned for the MNIST models at batch 128.</summary>
 /// <remarks>
 /// Schedules are constant on purpose: a decay that depends on the planned number of epochs would make
@@ -12,7 +13,7 @@ namespace ShampooMkl.Analysis.Training;
 /// </remarks>
 public static class OptimizerPresets
 {
-    private static readonly string[] names = ["shampoo", "shampoo2", "adamw", "sgd"];
+    private static readonly string[] names = ["shampoo", "shampoo2", "adamw", "sgd", "soap"];
 
     /// <summary>The command-line names, in <see cref="OptimizerKind"/> order.</summary>
     public static IReadOnlyList<string> Names => names;
@@ -43,6 +44,7 @@ public static class OptimizerPresets
         OptimizerKind.ShampooSquared => ShampooOptions.RecommendedShampooSquared.LearningRate,
         OptimizerKind.AdamW => AdamWPreset.LearningRate,
         OptimizerKind.Sgd => SgdPreset.LearningRate,
+        OptimizerKind.Soap => ShampooOptions.RecommendedSoap.LearningRate,
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown optimizer kind."),
     };
 
@@ -63,6 +65,7 @@ public static class OptimizerPresets
             OptimizerKind.ShampooSquared => Create(parameters, ShampooOptions.RecommendedShampooSquared with { LearningRate = learningRate ?? ShampooOptions.RecommendedShampooSquared.LearningRate }, communicator),
             OptimizerKind.AdamW => Create(parameters, AdamWPreset with { LearningRate = learningRate ?? AdamWPreset.LearningRate }),
             OptimizerKind.Sgd => Create(parameters, SgdPreset with { LearningRate = learningRate ?? SgdPreset.LearningRate }),
+            OptimizerKind.Soap => Create(parameters, ShampooOptions.RecommendedSoap with { LearningRate = learningRate ?? ShampooOptions.RecommendedSoap.LearningRate }, communicator),
             _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown optimizer kind."),
         };
     }
@@ -75,11 +78,12 @@ public static class OptimizerPresets
     }
 
     /// <summary>The settings of Shampoo <paramref name="options"/> as a report records them (<c>lr</c>, <c>root</c>,
-    /// <c>beta2</c>, <c>epsilon</c>, <c>grafting</c>, …; numbers formatted invariantly and round-trippable).</summary>
+    /// <c>beta2</c>, <c>epsilon</c>, <c>grafting</c>, …; numbers formatted invariantly and round-trippable; SOAP adds
+    /// <c>preconditioner</c>, <c>shampooBeta</c> and <c>eigenbasisRefresh</c>).</summary>
     public static IReadOnlyDictionary<string, string> Describe(ShampooOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        return new Dictionary<string, string>
+        var settings = new Dictionary<string, string>
         {
             ["lr"] = F(options.LearningRate),
             ["root"] = F(options.Root),
@@ -96,6 +100,14 @@ public static class OptimizerPresets
             ["weightDecay"] = F(options.WeightDecay),
             ["factorPrecision"] = options.FactorPrecision.ToString(),
         };
+        if (options.Preconditioner == PreconditionerType.EigenvalueCorrected)
+        {
+            settings["preconditioner"] = options.Preconditioner.ToString();
+            settings["shampooBeta"] = F(options.EffectiveShampooBeta);
+            settings["eigenbasisRefresh"] = options.EigenbasisRefresh.ToString();
+        }
+
+        return settings;
     }
 
     /// <summary>AdamW with explicit options.</summary>

@@ -8,11 +8,11 @@ using Spectre.Console;
 
 namespace ShampooMkl.Cli.Commands;
 
-/// <summary><c>shampoo-mkl demo</c>: a quick backend check, then Shampoo², Shampoo and AdamW on the MNIST MLP side by side.</summary>
+/// <summary><c>shampoo-mkl demo</c>: a quick backend check, then Shampoo², Shampoo, SOAP and AdamW on the MNIST MLP side by side.</summary>
 internal static class DemoCommand
 {
     /// <summary>The optimizers the demo compares, in the order they run and are listed.</summary>
-    public static IReadOnlyList<OptimizerKind> Optimizers { get; } = [OptimizerKind.ShampooSquared, OptimizerKind.Shampoo, OptimizerKind.AdamW];
+    public static IReadOnlyList<OptimizerKind> Optimizers { get; } = [OptimizerKind.ShampooSquared, OptimizerKind.Shampoo, OptimizerKind.Soap, OptimizerKind.AdamW];
 
     /// <summary>Default epochs: enough for the optimizers to separate, short enough for the 3-minute budget on 2 cores.</summary>
     public const int DefaultEpochs = 5;
@@ -29,7 +29,7 @@ internal static class DemoCommand
         };
         var seed = new Option<int>("--seed") { Description = "Seed of the initialisation and data order.", DefaultValueFactory = _ => 0 };
         var threads = TrainCommand.ThreadsOption();
-        var command = new Command("demo", "Check the backend, then train the MNIST MLP with Shampoo², Shampoo and AdamW and compare them.")
+        var command = new Command("demo", "Check the backend, then train the MNIST MLP with Shampoo², Shampoo, SOAP and AdamW and compare them.")
         {
             epochs, output, seed, threads,
         };

@@ -53,6 +53,11 @@ internal static class TrainingFrameworks
                     : OptimizerPresets.UnknownMessage(optimizer);
             }
 
+            if (distributed && OptimizerPresets.TryParse(optimizer, out var kind) && kind == OptimizerKind.Soap)
+            {
+                yield return "--optimizer soap is not available with --distributed (SOAP runs on one rank); drop --distributed, or use shampoo2 or shampoo.";
+            }
+
             yield break;
         }
 

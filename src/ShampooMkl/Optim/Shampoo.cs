@@ -39,6 +39,9 @@ namespace ShampooMkl.Optim;
 /// <c>BiasCorrection</c> (else 1); U = m/c₁, or with Nesterov U = β₁m/c₁ + (1−β₁)D; with β₁ = 0, U = D. Then decoupled
 /// weight decay and the update in the same pass: W ← W·(1 − η·λ) − η·U.</item>
 /// </list>
+/// <para>With <see cref="ShampooOptions.Preconditioner"/> = <see cref="PreconditionerType.EigenvalueCorrected"/> (SOAP)
+/// a parameter runs SOAP's algorithm instead of (b)–(g), in the same stages (its formulas are in that property's
+/// remarks); such a parameter cannot be distributed.</para>
 /// <para>Finite state: no step leaves a parameter or any state NaN or ±∞, whatever option value validation accepts
 /// (a learning rate or weight decay of 1e300, p = 10⁻³) and whatever finite gradient comes in. Before (b), bounds
 /// known without changing anything (max |g| from the finiteness pass, max |W|, a bound of max |m|, the grafting step's
@@ -120,7 +123,8 @@ public sealed class Shampoo : ICheckpointable, IExclusiveOptimizer
     /// <param name="communicator">The ranks sharing the blocks' work (every rank must build the same optimizer over the
     /// same shapes); null (or a single rank) computes everything here, exactly as without one.</param>
     /// <exception cref="ArgumentException">Invalid options, no parameters, a duplicate parameter or name.</exception>
-    /// <exception cref="NotSupportedException">Distributed, with more than 2 GiB of directions to exchange per step.</exception>
+    /// <exception cref="NotSupportedException">Distributed, with more than 2 GiB of directions to exchange per step, or with
+    /// a group using the eigenvalue-corrected (SOAP) preconditioner.</exception>
     public Shampoo(IReadOnlyList<ParameterGroup<ShampooOptions>> groups, ShampooOptions? defaults = null, BlasBackend? blas = null,
         ICommunicator? communicator = null)
     {
@@ -140,9 +144,16 @@ public sealed class Shampoo : ICheckpointable, IExclusiveOptimizer
             throw;
         }
 
+        var distributed = communicator is { Size: > 1 } ? communicator : null;
+        if (distributed is not null && registry.GroupOptions.Any(o => o.IsEigenvalueCorrected))
+        {
+            Dispose();
+            throw new NotSupportedException(
+                "The eigenvalue-corrected (SOAP) preconditioner is not available distributed: run it on one rank, or use Preconditioner = Shampoo.");
+        }
+
         var d = registry.Defaults;
         var policy = new RefreshPolicy(d.ThreadedRefreshMinDim, KroneckerBlockTable.ShapesOf(states), d.DominantRefreshMinDim);
-        var distributed = communicator is { Size: > 1 } ? communicator : null;
         blocks = new KroneckerBlockTable(states, distributed?.Size ?? 1, policy);
         refreshQueue = new int[blocks.Count];
         refreshResults = new RootRefreshResult[refreshQueue.Length];
@@ -216,6 +227,9 @@ public sealed class Shampoo : ICheckpointable, IExclusiveOptimizer
     /// <summary>The preconditioner of <paramref name="parameter"/>: a <see cref="BlockedShampooPreconditioner{T}"/> for a
     /// matrix, a <see cref="DiagonalPreconditioner"/> for a vector. For inspection; updating it directly desynchronises the optimizer.
     /// Distributed, only the blocks this rank owns are current (all of them right after <see cref="GatherState"/>).</summary>
+    /// <exception cref="InvalidOperationException">The parameter uses the eigenvalue-corrected (SOAP) preconditioner, whose
+    /// Adam moments change with every direction, so it has no stand-alone <see cref="IPreconditioner"/>; read its state
+    /// with <see cref="ExportState"/>.</exception>
     public IPreconditioner PreconditionerOf(Parameter parameter) => states[IndexOf(parameter)].Preconditioner;
 
     /// <summary>The communicator the blocks are shared over; null when this process computes every block.</summary>
@@ -305,7 +319,7 @@ public sealed class Shampoo : ICheckpointable, IExclusiveOptimizer
         {
             var o = states[s].Options;
             if (!states[s].UpdateIsCertainlyFinite(step, step >= o.EffectiveStartPreconditioningStep,
-                    states[s].BlockCount > 0 && IsRefreshStep(o, step), registry.StepRateOf(s), magnitudes[s], placement.OwnedBlocks(s)))
+                    states[s].IsRefreshStep(step), registry.StepRateOf(s), magnitudes[s], placement.OwnedBlocks(s)))
             {
                 return false;
             }
@@ -397,7 +411,7 @@ public sealed class Shampoo : ICheckpointable, IExclusiveOptimizer
         var pending = 0;
         for (var s = 0; s < states.Length; s++)
         {
-            if (states[s].BlockCount > 0 && IsRefreshStep(states[s].Options, step))
+            if (states[s].IsRefreshStep(step))
             {
                 for (var b = 0; b < blocks.BlockCount(s); b++)
                 {
@@ -495,12 +509,6 @@ public sealed class Shampoo : ICheckpointable, IExclusiveOptimizer
         return (pending, first, elapsed);
     }
 
-    private static bool IsRefreshStep(ShampooOptions o, long step)
-    {
-        var start = o.EffectiveStartPreconditioningStep;
-        return step == start || (step > start && step % o.PreconditionFrequency == 0);
-    }
-
     private double LearningRate(int index, long step) => registry.RateAt(registry.GroupOf(index), step);
 
     private int IndexOf(Parameter parameter)
@@ -523,7 +531,9 @@ public sealed class Shampoo : ICheckpointable, IExclusiveOptimizer
     /// <inheritdoc />
     /// <remarks>Names: <c>step</c>, <c>learningRates</c> (every group's base rate), then per parameter <c>{name}/value</c>, <c>{name}/momentum</c> (β₁ &gt; 0),
     /// <c>{name}/shampoo.block{k}.{L,R,Lroot,Rroot,Lbasis,Rbasis,updates,refreshes,failedRefreshes,epsilon,scale,hasRoots,statisticsExponent}</c>
-    /// for a matrix or <c>{name}/diagonal.{v,updates}</c> for a vector, and <c>{name}/grafting.{v,updates}</c>.
+    /// for a matrix or <c>{name}/diagonal.{v,updates}</c> for a vector, and <c>{name}/grafting.{v,updates}</c>; a SOAP
+    /// parameter has <c>{name}/value</c> and <c>{name}/soap.{L,R,Lbasis,Rbasis,firstMoment,secondMoment,updates,adamSteps,hasBasis}</c>
+    /// (the factors and bases of rotated sides only).
     /// Distributed, the same tensors a single process would export, on any rank, once <see cref="GatherState"/> ran on
     /// every rank after the last step.</remarks>
     /// <exception cref="InvalidOperationException">Distributed, and blocks changed on their owners since the last

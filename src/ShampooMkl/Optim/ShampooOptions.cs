@@ -57,6 +57,24 @@ public sealed record ShampooOptions
         Epsilon = 1e-6,
     };
 
+    /// <summary>The SOAP preset (eigenvalue-corrected Shampoo, Vyas et al. 2024) with SOAP's defaults: η = 3e-3,
+    /// β₁ = β₂ = 0.95 (Adam's moments), statistics β = β₂, ε = 1e-8, weight decay 0.01, bases refreshed every 10 steps
+    /// by one power step, sides longer than 10000 not rotated, bias correction, fp64, no grafting.</summary>
+    /// <remarks>In this mode <see cref="Beta1"/>, <see cref="Beta2"/> and <see cref="Epsilon"/> are Adam's β₁, β₂ and ε
+    /// in the rotated space and <see cref="ShampooBeta"/> is the statistics' β; see <see cref="Preconditioner"/>.</remarks>
+    public static ShampooOptions RecommendedSoap { get; } = new()
+    {
+        Preconditioner = PreconditionerType.EigenvalueCorrected,
+        LearningRate = 3e-3,
+        Beta1 = 0.95,
+        Beta2 = 0.95,
+        Epsilon = 1e-8,
+        WeightDecay = 0.01,
+        PreconditionFrequency = 10,
+        MaxPreconditionerDim = 10000,
+        Grafting = GraftingType.None,
+    };
+
     /// <summary>Base learning rate η (before <see cref="Schedule"/>); default 0.01 (DS's default, an Adagrad-scale rate
     /// because the default grafting is Adagrad).</summary>
     public double LearningRate { get; init; } = 0.01;
@@ -179,6 +197,36 @@ public sealed record ShampooOptions
     /// that are not dominant. Measurements are in docs/performance.md.</para>
     /// </remarks>
     public int ThreadedRefreshMinDim { get; init; } = 2048;
+
+    /// <summary>What a matrix's factors precondition with: inverse roots (<see cref="PreconditionerType.Shampoo"/>, the
+    /// default) or Adam in their eigenbasis (<see cref="PreconditionerType.EigenvalueCorrected"/>, SOAP).</summary>
+    /// <remarks>
+    /// <para>SOAP, as Vyas et al.'s reference implementation, at step t: t = 1 only accumulates the statistics (no update);
+    /// from t = 2, with k = t − 1: M ← β₁M + (1−β₁)G, G' = Q_Lᵀ·G·Q_R, V' ← β₂V' + (1−β₂)G'², N = Q_L·(M'/(√V' + ε))·Q_Rᵀ
+    /// with M' = Q_Lᵀ·M·Q_R, then W ← (W − η·c·N)·(1 − η·λ), c = √(1−β₂ᵏ)/(1−β₁ᵏ) with <see cref="BiasCorrection"/>
+    /// (else 1), then L ← β·L + (1−β)·G·Gᵀ, R ← β·R + (1−β)·Gᵀ·G (β = <see cref="ShampooBeta"/>). The bases Q come
+    /// from the statistics before step 2 (full eigendecomposition) and before every step t with (t − 2) a positive
+    /// multiple of <see cref="PreconditionFrequency"/> (<see cref="EigenbasisRefresh"/>). A matrix is not blocked: a side
+    /// longer than <see cref="MaxPreconditionerDim"/> is not rotated, and a vector (or a matrix with both sides too long)
+    /// is plain Adam. Grafting must be <see cref="GraftingType.None"/>; <see cref="Nesterov"/>,
+    /// <see cref="StartPreconditioningStep"/>, <see cref="Root"/>, <see cref="TraceNormalized"/> and <see cref="RootMethod"/>
+    /// do not apply; <see cref="FactorPrecision"/> is the precision of everything (bases included). Not available
+    /// distributed.</para>
+    /// </remarks>
+    public PreconditionerType Preconditioner { get; init; } = PreconditionerType.Shampoo;
+
+    /// <summary>SOAP only: how bases are refreshed after the first; default <see cref="Optim.EigenbasisRefresh.PowerStep"/> (SOAP's).</summary>
+    public EigenbasisRefresh EigenbasisRefresh { get; init; } = EigenbasisRefresh.PowerStep;
+
+    /// <summary>SOAP only: β in (0, 1) of the statistics' EMA L ← β·L + (1−β)·G·Gᵀ; null (default) means
+    /// <see cref="Beta2"/> (SOAP's <c>shampoo_beta</c> = −1).</summary>
+    public double? ShampooBeta { get; init; }
+
+    /// <summary>The statistics β in force for SOAP: <see cref="ShampooBeta"/>, or <see cref="Beta2"/> when unset.</summary>
+    public double EffectiveShampooBeta => ShampooBeta ?? Beta2;
+
+    /// <summary>Whether this is the eigenvalue-corrected (SOAP) mode.</summary>
+    internal bool IsEigenvalueCorrected => Preconditioner == PreconditionerType.EigenvalueCorrected;
 
     /// <summary>The start step in force: <see cref="StartPreconditioningStep"/>, or <see cref="PreconditionFrequency"/> when unset.</summary>
     public int EffectiveStartPreconditioningStep => StartPreconditioningStep ?? PreconditionFrequency;
@@ -317,12 +365,60 @@ public sealed record ShampooOptions
             throw new ArgumentOutOfRangeException(nameof(DominantRefreshMinDim), DominantRefreshMinDim, "Must be at least 1 (int.MaxValue: never).");
         }
 
+        if (!Enum.IsDefined(Preconditioner))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Preconditioner), Preconditioner, "Unknown preconditioner type.");
+        }
+
+        if (!Enum.IsDefined(EigenbasisRefresh))
+        {
+            throw new ArgumentOutOfRangeException(nameof(EigenbasisRefresh), EigenbasisRefresh, "Unknown eigenbasis refresh.");
+        }
+
+        if (ShampooBeta is { } sb && !(sb > 0 && sb < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(ShampooBeta), sb, "The statistics β must be in (0, 1), or null for Beta2.");
+        }
+
+        if (IsEigenvalueCorrected)
+        {
+            ValidateEigenvalueCorrected();
+        }
+
         // Root, TraceNormalized, Epsilon, Beta2, FullEigendecompositionEvery and EpsilonGrowthOnFailure.
         ToPreconditionerOptions().Validate();
+    }
+
+    /// <summary>The checks only SOAP needs: Adam's β₂ and ε, no grafting, no Nesterov.</summary>
+    private void ValidateEigenvalueCorrected()
+    {
+        if (Grafting != GraftingType.None)
+        {
+            throw new ArgumentException(
+                $"The eigenvalue-corrected (SOAP) preconditioner needs no grafting: set Grafting = None (it is {Grafting}), or start from ShampooOptions.RecommendedSoap.",
+                nameof(Grafting));
+        }
+
+        if (Nesterov)
+        {
+            throw new ArgumentException("Nesterov momentum does not apply to the eigenvalue-corrected (SOAP) preconditioner: set Nesterov = false.", nameof(Nesterov));
+        }
+
+        if (!(Beta2 > 0 && Beta2 < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Beta2), Beta2, "With the eigenvalue-corrected (SOAP) preconditioner Beta2 is Adam's β₂ and must be in (0, 1).");
+        }
+
+        if (!(Epsilon > 0) || double.IsInfinity(Epsilon))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Epsilon), Epsilon, "With the eigenvalue-corrected (SOAP) preconditioner Epsilon is Adam's ε and must be finite and > 0.");
+        }
     }
 
     /// <summary>The settings that give stored state its meaning; a checkpoint only loads where these are equal.</summary>
     internal string StructuralSignature() => string.Create(CultureInfo.InvariantCulture,
         $"precision={FactorPrecision} maxDim={MaxPreconditionerDim} beta2={Beta2:R} root={Root:R} traceNormalized={TraceNormalized} " +
-        $"momentum={Beta1 > 0} grafting={Grafting} graftingBeta2={EffectiveGraftingBeta2:R}");
+        $"momentum={Beta1 > 0} grafting={Grafting} graftingBeta2={EffectiveGraftingBeta2:R}") + (IsEigenvalueCorrected
+            ? string.Create(CultureInfo.InvariantCulture, $" preconditioner={Preconditioner} shampooBeta={EffectiveShampooBeta:R}")
+            : "");
 }

@@ -48,6 +48,14 @@ internal abstract class ShampooParameterState : IDisposable
     /// <summary>Measures the momentum bound exactly (after a checked step, or an import).</summary>
     public abstract void MeasureBounds();
 
+    /// <summary>(c) Whether this parameter's blocks refresh at <paramref name="step"/>: at the start step and at every
+    /// multiple of <see cref="ShampooOptions.PreconditionFrequency"/> after it (SOAP has its own schedule).</summary>
+    public virtual bool IsRefreshStep(long step)
+    {
+        var start = Options.EffectiveStartPreconditioningStep;
+        return BlockCount > 0 && (step == start || (step > start && step % Options.PreconditionFrequency == 0));
+    }
+
     /// <summary>(c) Recomputes the roots of one block; safe to call for different blocks concurrently.</summary>
     public abstract RootRefreshResult RefreshBlock(int block);
 
@@ -90,8 +98,12 @@ internal abstract class ShampooParameterState : IDisposable
     public abstract void Dispose();
 
     public static ShampooParameterState Create(Parameter parameter, ShampooOptions options, BlasBackend? blas) =>
-        options.FactorPrecision == FactorPrecision.Double
-            ? new ShampooParameterState<double>(parameter, options, blas)
-            : new ShampooParameterState<float>(parameter, options, blas);
+        (options.IsEigenvalueCorrected, options.FactorPrecision) switch
+        {
+            (true, FactorPrecision.Double) => new SoapParameterState<double>(parameter, options, blas),
+            (true, _) => new SoapParameterState<float>(parameter, options, blas),
+            (false, FactorPrecision.Double) => new ShampooParameterState<double>(parameter, options, blas),
+            _ => new ShampooParameterState<float>(parameter, options, blas),
+        };
 }
 

@@ -32,7 +32,7 @@ public sealed class TrainCommandTests
     public void UnknownOptimizer_IsRejectedWithTheChoices()
     {
         var error = Assert.Single(Parse("--optimizer", "lion").Errors);
-        Assert.Equal("Unknown optimizer 'lion'; choose one of: shampoo, shampoo2, adamw, sgd.", error.Message);
+        Assert.Equal("Unknown optimizer 'lion'; choose one of: shampoo, shampoo2, adamw, sgd, soap.", error.Message);
     }
 
     [Theory]

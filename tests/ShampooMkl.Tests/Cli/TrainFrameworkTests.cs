@@ -47,7 +47,16 @@ public sealed class TrainFrameworkTests
     public void Core_RefusesTorchSharpsOwnOptimizers(string optimizer)
     {
         var error = Assert.Single(Parse("--optimizer", optimizer).Errors);
-        Assert.Equal($"--optimizer {optimizer} trains TorchSharp models only; add --framework torchsharp (core optimizers: shampoo, shampoo2, adamw, sgd).", error.Message);
+        Assert.Equal($"--optimizer {optimizer} trains TorchSharp models only; add --framework torchsharp (core optimizers: shampoo, shampoo2, adamw, sgd, soap).", error.Message);
+    }
+
+    [Fact]
+    public void Soap_IsAcceptedByBothFrameworks_AndRefusedDistributed()
+    {
+        Assert.Empty(Parse("--optimizer", "soap").Errors);
+        Assert.Empty(Parse("--framework", "torchsharp", "--optimizer", "SOAP").Errors);
+        var error = Assert.Single(Parse("--optimizer", "soap", "--distributed").Errors);
+        Assert.Equal("--optimizer soap is not available with --distributed (SOAP runs on one rank); drop --distributed, or use shampoo2 or shampoo.", error.Message);
     }
 
     [Fact]
@@ -61,7 +70,7 @@ public sealed class TrainFrameworkTests
     public void TorchSharp_RefusesSgd()
     {
         var error = Assert.Single(Parse("--framework", "torchsharp", "--optimizer", "sgd").Errors);
-        Assert.Equal("--optimizer sgd exists only with --framework core; TorchSharp optimizers: shampoo2, shampoo, adamw, torch-adam, torch-adamw.", error.Message);
+        Assert.Equal("--optimizer sgd exists only with --framework core; TorchSharp optimizers: shampoo2, shampoo, adamw, torch-adam, torch-adamw, soap.", error.Message);
     }
 
     [Fact]
@@ -70,7 +79,7 @@ public sealed class TrainFrameworkTests
         var errors = Parse("--framework", "torchsharp", "--model", "resnet", "--optimizer", "lion").Errors.Select(e => e.Message).ToList();
         Assert.Equal(
             ["Unknown TorchSharp model 'resnet'; choose one of: mlp, cnn, vit.",
-             "Unknown TorchSharp optimizer 'lion'; choose one of: shampoo2, shampoo, adamw, torch-adam, torch-adamw."],
+             "Unknown TorchSharp optimizer 'lion'; choose one of: shampoo2, shampoo, adamw, torch-adam, torch-adamw, soap."],
             errors);
     }
 
