@@ -91,7 +91,8 @@ public sealed record ShampooOptions
     /// <summary>β₂ in (0, 1] of the statistics: L ← β₂·L + (1−β₂)·G·Gᵀ; 1 (default, as DS) keeps plain sums like Adagrad.</summary>
     public double Beta2 { get; init; } = 1.0;
 
-    /// <summary>ε ≥ 0 added to the clamped eigenvalues of L and R before the root; default 1e-12 (DS).</summary>
+    /// <summary>ε ≥ 0 added to the clamped eigenvalues of L and R before the root; default 1e-12 (DS's value, though DS
+    /// adds it after trace scaling and shifts the eigenvalues only when λ_min &lt; ε).</summary>
     /// <remarks>Relative to the eigenvalues of Σ G·Gᵀ, so it is a regulariser only for directions never seen by the
     /// gradients; it grows per block by <see cref="EpsilonGrowthOnFailure"/> after a failed root.</remarks>
     public double Epsilon { get; init; } = 1e-12;
@@ -123,16 +124,21 @@ public sealed record ShampooOptions
     /// Adagrad matches the default β₂ = 1 statistics.</remarks>
     public GraftingType Grafting { get; init; } = GraftingType.Adagrad;
 
-    /// <summary>ε of the grafting method, added to √v; null (default) means DS's default for the type:
-    /// 1e-10 for Adagrad, 1e-8 for RMSprop and Adam. Only valid with those three.</summary>
+    /// <summary>ε of the grafting method, added to √v; null (default) means 1e-10 for Adagrad and 1e-8 (PyTorch Adam's
+    /// ε) for RMSprop and Adam. Only valid with those three.</summary>
+    /// <remarks>Distributed Shampoo's default has been 1e-10 for all three since 2024-10; set 1e-10 to match it.</remarks>
     public double? GraftingEpsilon { get; init; }
 
     /// <summary>β of the grafting method's second moment; null (default) means DS's default for the type:
     /// 0.99 for RMSprop, 0.999 for Adam. Only valid with those two (Adagrad always sums).</summary>
     public double? GraftingBeta2 { get; init; }
 
-    /// <summary>Bias correction of the EMAs: momentum (m / (1 − β₁ᵗ)) and statistics (L / (1 − β₂ᵗ)). Default true (DS).</summary>
-    /// <remarks>Adam grafting is always bias-corrected and RMSprop grafting never is (DS); this flag does not change them.</remarks>
+    /// <summary>Bias correction of the EMAs: momentum (m / (1 − β₁ᵗ)) and statistics (L / (1 − β₂ᵗ)). Default true.</summary>
+    /// <remarks>This flag couples two things Distributed Shampoo keeps apart: DS's momentum on the preconditioned
+    /// direction is classic (M ← μM + (1 − dampening)P, never bias-corrected), and its <c>use_bias_correction</c> applies
+    /// to its filtered gradient and the β₂ statistics. Our steps equal DS's only with <c>false</c> here and DS's dampening
+    /// equal to <see cref="Beta1"/>. Adam grafting is always bias-corrected and RMSprop grafting never is (as in DS); this
+    /// flag does not change them.</remarks>
     public bool BiasCorrection { get; init; } = true;
 
     /// <summary>Precision of statistics, roots, direction and momentum; default <see cref="Optim.FactorPrecision.Double"/>.</summary>
