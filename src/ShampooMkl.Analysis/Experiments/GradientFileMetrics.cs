@@ -27,6 +27,13 @@ public sealed record GradientFileMetrics(
     double Optimal, double ShampooSquared, double Shampoo,
     int PowerIterations, bool Converged, double Change, double Residual, double Seconds, int ScaleExponent = 0)
 {
+    /// <summary>Version of this JSON layout written by this build.</summary>
+    public const int CurrentFormatVersion = 1;
+
+    /// <summary>Layout version of the file, written first so a consumer can check it before reading the rest.</summary>
+    [JsonPropertyOrder(-1)]
+    public int FormatVersion { get; init; } = CurrentFormatVersion;
+
     /// <summary>Indented camelCase JSON.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, ExperimentsJsonContext.Readable.GradientFileMetrics);
 

@@ -1,8 +1,18 @@
+using System.Text.Json.Serialization;
+using ShampooMkl.Analysis.Training;
+
 namespace ShampooMkl.Analysis.Experiments;
 
 /// <summary>The outcome of a <see cref="HessianTracking"/> run: its configuration and every measurement.</summary>
 public sealed record HessianReport
 {
+    /// <summary>Version of this JSON layout; <see cref="CurrentFormatVersion"/> when written by this build.</summary>
+    public const int CurrentFormatVersion = 1;
+
+    /// <summary>Layout version of the file, written first so a consumer can check it before reading the rest.</summary>
+    [JsonPropertyOrder(-1)]
+    public int FormatVersion { get; init; } = CurrentFormatVersion;
+
     /// <summary>Model name (linear, mlp, cnn).</summary>
     public required string Model { get; init; }
 
@@ -33,7 +43,8 @@ public sealed record HessianReport
     /// <summary>Optimizer between measurements.</summary>
     public string Optimizer { get; init; } = "";
 
-    /// <summary>The optimizer's settings.</summary>
+    /// <summary>The optimizer's settings as invariant text; JSON holds them typed (numbers, booleans, strings).</summary>
+    [JsonConverter(typeof(HyperparameterJsonConverter))]
     public IReadOnlyDictionary<string, string> Hyperparameters { get; init; } = new Dictionary<string, string>();
 
     /// <summary>Run seed.</summary>

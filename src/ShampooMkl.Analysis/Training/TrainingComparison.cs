@@ -1,8 +1,17 @@
+using System.Text.Json.Serialization;
+
 namespace ShampooMkl.Analysis.Training;
 
 /// <summary>Several runs on the same data, e.g. one per optimizer in the demo.</summary>
 public sealed record TrainingComparison
 {
+    /// <summary>Version of this JSON layout; <see cref="CurrentFormatVersion"/> when written by this build.</summary>
+    public const int CurrentFormatVersion = 1;
+
+    /// <summary>Layout version of the file, written first so a consumer can check it before reading the rest.</summary>
+    [JsonPropertyOrder(-1)]
+    public int FormatVersion { get; init; } = CurrentFormatVersion;
+
     /// <summary>What the runs share (data set, model), in words.</summary>
     public required string Description { get; init; }
 

@@ -5,13 +5,24 @@ namespace ShampooMkl.Analysis.Training;
 /// <summary>The outcome of one training run: its configuration and one <see cref="EpochRecord"/> per completed epoch.</summary>
 public sealed record TrainingReport
 {
+    /// <summary>Version of this JSON layout; <see cref="CurrentFormatVersion"/> when written by this build.</summary>
+    public const int CurrentFormatVersion = 1;
+
+    /// <summary>Layout version of the file, written first so a consumer can check it before reading the rest.</summary>
+    [JsonPropertyOrder(-1)]
+    public int FormatVersion { get; init; } = CurrentFormatVersion;
+
     /// <summary>Model name as given on the command line (e.g. <c>mlp</c>), plus its architecture when known.</summary>
     public required string Model { get; init; }
 
     /// <summary>Optimizer name (e.g. <c>shampoo2</c>).</summary>
     public required string Optimizer { get; init; }
 
-    /// <summary>The optimizer's settings, formatted invariantly, so runs can be compared and reproduced.</summary>
+    /// <summary>
+    /// The optimizer's settings as invariant text, so runs can be compared and reproduced; JSON holds them typed
+    /// (numbers as numbers, <c>true</c>/<c>false</c> as booleans, enum names as strings).
+    /// </summary>
+    [JsonConverter(typeof(HyperparameterJsonConverter))]
     public IReadOnlyDictionary<string, string> Hyperparameters { get; init; } = new Dictionary<string, string>();
 
     /// <summary>Seed of the data order (and, by convention, of the model initialisation).</summary>

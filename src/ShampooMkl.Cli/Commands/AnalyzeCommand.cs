@@ -92,7 +92,7 @@ internal static class AnalyzeCommand
 
             var power = new PowerIterationOptions { MaxIterations = parseResult.GetValue(powerIterations), Tolerance = parseResult.GetValue(tolerance) };
             var configuration = parseResult.InvocationConfiguration;
-            if (!TrainCommand.TryApplyThreads(parseResult.GetValue(threads), AnsiConsole.Console))
+            if (!TrainCommand.TryApplyThreads(parseResult.GetValue(threads), Reporting.CliConsole.Shared))
             {
                 return 1;
             }
@@ -121,7 +121,7 @@ internal static class AnalyzeCommand
                 Tolerance = power.Tolerance,
             };
             return ExecuteTraining(settings, parseResult.GetValue(json)?.FullName, parseResult.GetValue(csv)?.FullName,
-                parseResult.GetValue(plot)?.FullName, AnsiConsole.Console);
+                parseResult.GetValue(plot)?.FullName, Reporting.CliConsole.Shared);
         });
         return command;
     }

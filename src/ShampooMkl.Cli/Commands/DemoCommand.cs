@@ -45,7 +45,7 @@ internal static class DemoCommand
                 parseResult.GetValue(seed),
                 parseResult.GetValue(threads),
                 parseResult.GetValue(GlobalOptions.Blas),
-                AnsiConsole.Console);
+                Reporting.CliConsole.Shared);
         });
         return command;
     }

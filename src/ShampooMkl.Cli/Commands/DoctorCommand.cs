@@ -37,7 +37,7 @@ internal static class DoctorCommand
                 parseResult.GetValue(repetitions),
                 parseResult.GetValue(GlobalOptions.Blas),
                 parseResult.GetValue(eigenSize));
-            return Execute(options, parseResult.GetValue(json)?.FullName, AnsiConsole.Console);
+            return Execute(options, parseResult.GetValue(json)?.FullName, Reporting.CliConsole.Shared);
         });
         return command;
     }

@@ -113,7 +113,7 @@ internal static class TrainCommand
                     Threads = parseResult.GetValue(threads),
                 };
                 return TorchSharpTraining.Execute(torchSettings, parseResult.GetValue(json)?.FullName, parseResult.GetValue(plot)?.FullName,
-                    AnsiConsole.Console, TorchSharpRelaunch.CommandLineArguments());
+                    Reporting.CliConsole.Shared, TorchSharpRelaunch.CommandLineArguments());
             }
 
             var settings = new TrainingRunSettings
@@ -129,7 +129,7 @@ internal static class TrainCommand
             };
             if (!parseResult.GetValue(distributed))
             {
-                return Execute(settings, parseResult.GetValue(threads), parseResult.GetValue(json)?.FullName, parseResult.GetValue(plot)?.FullName, AnsiConsole.Console);
+                return Execute(settings, parseResult.GetValue(threads), parseResult.GetValue(json)?.FullName, parseResult.GetValue(plot)?.FullName, Reporting.CliConsole.Shared);
             }
 
             ICommunicator ranks;
@@ -174,7 +174,7 @@ internal static class TrainCommand
                 ]);
             }
 
-            return Execute(settings, threads, jsonPath, plotPath, AnsiConsole.Console);
+            return Execute(settings, threads, jsonPath, plotPath, Reporting.CliConsole.Shared);
         }
         catch (Exception e) when (ranks.Size > 1 && e is RankMismatchException or CollectiveMismatchException)
         {

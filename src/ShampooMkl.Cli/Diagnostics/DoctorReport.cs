@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace ShampooMkl.Cli.Diagnostics;
 
 /// <summary>Everything <c>shampoo-mkl doctor</c> found out; rendered as tables or written as JSON.</summary>
@@ -7,4 +9,15 @@ public sealed record DoctorReport(
     IReadOnlyList<SpeedComparison> Comparisons,
     DefaultBackendInfo DefaultBackend,
     bool Passed,
-    IReadOnlyList<string> Failures);
+    IReadOnlyList<string> Failures)
+{
+    /// <summary>The MPI library for distributed training; null when not probed. Its absence is not a failure.</summary>
+    public MpiReport? Mpi { get; init; }
+
+    /// <summary>Version of the doctor.json layout written by this build.</summary>
+    public const int CurrentFormatVersion = 1;
+
+    /// <summary>Layout version of doctor.json, written first so a consumer can check it before reading the rest.</summary>
+    [JsonPropertyOrder(-1)]
+    public int FormatVersion { get; init; } = CurrentFormatVersion;
+}

@@ -17,7 +17,7 @@ internal static class TrainingConsole
         {
             foreach (var job in jobs)
             {
-                reports.Add(job.Run(new PlainObserver(console, job.Label)));
+                reports.Add(job.Run(new PlainTrainingObserver(console.Profile.Out.Writer, job.Label, TimeProvider.System)));
             }
 
             return reports;
@@ -62,30 +62,6 @@ internal static class TrainingConsole
         ? string.Create(CultureInfo.InvariantCulture,
             $"{label} done: test acc {last.TestAccuracy * 100:0.00}%")
         : $"{label} done";
-
-    private sealed class PlainObserver(IAnsiConsole console, string label) : ITrainingObserver
-    {
-        // Straight to the writer: Spectre would fold a long epoch line at its 80-column default for redirected output,
-        // and log parsers want one line per epoch.
-        private readonly TextWriter output = console.Profile.Out.Writer;
-        private int epochs;
-
-        public void OnRunStarted(int firstEpoch, int epochs, int stepsPerEpoch)
-        {
-            this.epochs = epochs;
-            output.WriteLine(firstEpoch > epochs
-                ? $"{label}: all {epochs} epochs are already in the checkpoint."
-                : firstEpoch > 1
-                    ? $"{label}: resuming at epoch {firstEpoch}/{epochs} ({stepsPerEpoch} steps per epoch)."
-                    : $"{label}: {epochs} epochs of {stepsPerEpoch} steps.");
-        }
-
-        public void OnEpochCompleted(EpochRecord record)
-        {
-            output.WriteLine(EpochLine(label, record, epochs));
-            output.Flush();
-        }
-    }
 
     private sealed class LiveObserver(ProgressTask task, string label) : ITrainingObserver
     {

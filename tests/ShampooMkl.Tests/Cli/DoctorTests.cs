@@ -141,12 +141,20 @@ public class DoctorTests(DoctorFixture fixture) : IClassFixture<DoctorFixture>
 
             using var document = JsonDocument.Parse(File.ReadAllText(path));
             var root = document.RootElement;
+            Assert.Equal("formatVersion", root.EnumerateObject().First().Name);
+            Assert.Equal(DoctorReport.CurrentFormatVersion, root.GetProperty("formatVersion").GetInt32());
+            var mpi = root.GetProperty("mpi");
+            Assert.Equal(Report.Mpi!.Found, mpi.GetProperty("found").GetBoolean());
+            Assert.Equal(Report.Mpi.Found ? JsonValueKind.String : JsonValueKind.Null, mpi.GetProperty("libraryPath").ValueKind);
+            Assert.Equal(JsonValueKind.Array, mpi.GetProperty("attempts").ValueKind);
             var backends = root.GetProperty("backends").EnumerateArray().ToList();
             Assert.Equal(["MKL", "OpenBLAS"], backends.Select(b => b.GetProperty("name").GetString()));
             Assert.Equal(Report.Passed, root.GetProperty("passed").GetBoolean());
             Assert.Equal(Report.Machine.CpuModel, root.GetProperty("machine").GetProperty("cpuModel").GetString());
             foreach (var backend in backends.Where(b => b.GetProperty("loaded").GetBoolean()))
             {
+                Assert.Equal(JsonValueKind.String, backend.GetProperty("libraryPath").ValueKind);
+                Assert.True(backend.GetProperty("maxThreads").ValueKind is JsonValueKind.Number or JsonValueKind.Null);
                 Assert.All(backend.GetProperty("symbols").EnumerateArray(), s => Assert.True(s.GetProperty("found").GetBoolean()));
                 Assert.Equal(["dgemm", "sgemm", "dsyevd"], backend.GetProperty("benchmarks").EnumerateArray().Select(b => b.GetProperty("routine").GetString()));
             }
