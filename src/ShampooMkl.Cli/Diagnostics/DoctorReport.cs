@@ -11,8 +11,6 @@ public sealed record DoctorReport(
     bool Passed,
     IReadOnlyList<string> Failures)
 {
-    /// <summary>The MPI library for distributed training; null when not probed. Its absence is not a failure.</summary>
-    public MpiReport? Mpi { get; init; }
 
     /// <summary>Version of the doctor.json layout written by this build.</summary>
     public const int CurrentFormatVersion = 1;

@@ -68,21 +68,7 @@ public static class NativeDiagnostics
                 $"{backend.Name}: smoke test '{s.Name}' failed (error {Format(s.Error)} > {Format(s.Tolerance)}){(s.Detail is null ? "" : ": " + s.Detail)}."));
         }
 
-        return new DoctorReport(machine, backends, comparisons, defaultBackend, failures.Count == 0, failures) { Mpi = ProbeMpi() };
-    }
-
-    /// <summary>Loads the MPI library without initialising MPI and lists what it lacks.</summary>
-    internal static MpiReport ProbeMpi()
-    {
-        var launched = ShampooMkl.Distributed.MpiCommunicator.IsLaunchedByMpirun;
-        if (!ShampooMkl.Native.MpiLibrary.TryLoad(out var library, out var attempts) || library is null)
-        {
-            return new MpiReport(false, null, null, [], attempts, launched);
-        }
-
-        var missing = ShampooMkl.Native.MpiLibrary.RequiredFunctions.Concat(ShampooMkl.Native.MpiLibrary.RequiredHandles)
-            .Where(name => !library.HasSymbol(name)).ToList();
-        return new MpiReport(missing.Count == 0, library.LibraryPath, library.Version, missing, attempts, launched);
+        return new DoctorReport(machine, backends, comparisons, defaultBackend, failures.Count == 0, failures);
     }
 
     /// <summary>Writes the report as indented JSON.</summary>

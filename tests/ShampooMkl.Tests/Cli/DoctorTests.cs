@@ -143,10 +143,6 @@ public class DoctorTests(DoctorFixture fixture) : IClassFixture<DoctorFixture>
             var root = document.RootElement;
             Assert.Equal("formatVersion", root.EnumerateObject().First().Name);
             Assert.Equal(DoctorReport.CurrentFormatVersion, root.GetProperty("formatVersion").GetInt32());
-            var mpi = root.GetProperty("mpi");
-            Assert.Equal(Report.Mpi!.Found, mpi.GetProperty("found").GetBoolean());
-            Assert.Equal(Report.Mpi.Found ? JsonValueKind.String : JsonValueKind.Null, mpi.GetProperty("libraryPath").ValueKind);
-            Assert.Equal(JsonValueKind.Array, mpi.GetProperty("attempts").ValueKind);
             var backends = root.GetProperty("backends").EnumerateArray().ToList();
             Assert.Equal(["MKL", "OpenBLAS"], backends.Select(b => b.GetProperty("name").GetString()));
             Assert.Equal(Report.Passed, root.GetProperty("passed").GetBoolean());
