@@ -57,15 +57,15 @@ public class InverseRootBenchmarks : BackendBenchmark
 
     /// <summary>syevd, then Eᵀ·D·E.</summary>
     [Benchmark, Flops(nameof(FullFlops), FlopPrecision.Double)]
-    public InverseRootStatus Eigendecomposition() => full.Compute<double>(Input, Root, Epsilon, Output, InverseRootMethod.Eigendecomposition);
+    public int Eigendecomposition() => (int)full.Compute<double>(Input, Root, Epsilon, Output, InverseRootMethod.Eigendecomposition);
 
     /// <summary>One subspace step from the previous basis (gemm + QR), Rayleigh quotients, then Eᵀ·D·E.</summary>
     [Benchmark, Flops(nameof(WarmFlops), FlopPrecision.Double)]
-    public InverseRootStatus WarmStart() => warm.Compute<double>(Input, Root, Epsilon, Output, InverseRootMethod.EigenbasisWarmStart);
+    public int WarmStart() => (int)warm.Compute<double>(Input, Root, Epsilon, Output, InverseRootMethod.EigenbasisWarmStart);
 
     /// <summary>Coupled Newton to max|M − I| ≤ 10⁻⁶.</summary>
     [Benchmark, Flops(nameof(NewtonFlops), FlopPrecision.Double)]
-    public CoupledNewtonResult CoupledNewton() => newton.Compute<double>(Input, (int)Root, Epsilon, Output);
+    public int CoupledNewton() => newton.Compute<double>(Input, (int)Root, Epsilon, Output).Iterations;
 
     internal static string NewtonKey(int n, string backend) => $"newton-iterations-{n}-{backend}";
 

@@ -19,12 +19,16 @@ public static class MatrixPower
     /// <param name="result">n×n output; may not overlap the input.</param>
     /// <param name="epsilon">ε ≥ 0 added after clamping; a negative s needs ε &gt; 0 unless A is positive definite.</param>
     /// <param name="blas">Backend, or the default.</param>
-    /// <param name="pool">Scratch pool, or the shared one.</param>
     /// <exception cref="ArgumentException">Shapes differ, s is not finite, ε is negative, or the spans overlap.</exception>
     /// <exception cref="InvalidOperationException">LAPACK failed, the input was not finite, or the power is not finite
     /// (a zero eigenvalue with s &lt; 0 and ε = 0).</exception>
     public static void Compute(ReadOnlyMatrixView<double> matrix, double exponent, MatrixView<double> result,
-        double epsilon = 0, BlasBackend? blas = null, BufferPool? pool = null)
+        double epsilon = 0, BlasBackend? blas = null) => Compute(matrix, exponent, result, epsilon, blas, pool: null);
+
+    /// <summary><see cref="Compute(ReadOnlyMatrixView{double}, double, MatrixView{double}, double, BlasBackend?)"/> with
+    /// scratch from <paramref name="pool"/> (null: the shared one).</summary>
+    internal static void Compute(ReadOnlyMatrixView<double> matrix, double exponent, MatrixView<double> result,
+        double epsilon, BlasBackend? blas, BufferPool? pool)
     {
         var n = matrix.Rows;
         if (matrix.Cols != n || result.Rows != n || result.Cols != n || n < 1)

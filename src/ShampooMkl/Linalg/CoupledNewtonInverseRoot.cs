@@ -17,7 +17,7 @@ namespace ShampooMkl.Linalg;
 /// at zero (there are none to clamp), so ε must dominate the round-off negatives of a rank-deficient statistic.
 /// Scratch is rented per call from the pool; the instance itself holds nothing but settings.
 /// </remarks>
-public sealed class CoupledNewtonInverseRoot
+internal sealed class CoupledNewtonInverseRoot
 {
     /// <summary>The residual tolerance used when none is given.</summary>
     /// <remarks>A residual r changes the root by about r/p relative, 2.5·10⁻⁷ at p = 4: about two fp32 ulps, below what

@@ -4,7 +4,7 @@ namespace ShampooMkl.Linalg;
 /// <param name="Status">Whether the root was written.</param>
 /// <param name="Iterations">Newton steps taken (each costs ⌊log₂ p⌋ + popcount(p) + 1 gemms: 4 at p = 4, 3 at p = 2).</param>
 /// <param name="Residual">The last accepted max|X^p·(A + εI) − I|.</param>
-public readonly record struct CoupledNewtonResult(CoupledNewtonStatus Status, int Iterations, double Residual)
+internal readonly record struct CoupledNewtonResult(CoupledNewtonStatus Status, int Iterations, double Residual)
 {
     /// <summary>True when the root was written.</summary>
     public bool Succeeded => Status == CoupledNewtonStatus.Converged;

@@ -1,7 +1,7 @@
 namespace ShampooMkl.Linalg;
 
 /// <summary>Outcome of a coupled Newton inverse root; anything but <see cref="Converged"/> leaves the output untouched.</summary>
-public enum CoupledNewtonStatus
+internal enum CoupledNewtonStatus
 {
     /// <summary>The residual max|M − I| fell to the tolerance and the root was written.</summary>
     Converged,

@@ -12,7 +12,7 @@ namespace ShampooMkl.Linalg;
 /// Scratch memory is rented per call from the pool (so many roots can share it across blocks);
 /// only the eigenbasis kept for warm starts lives with the instance.
 /// </remarks>
-public sealed class InverseRoot : IDisposable
+internal sealed class InverseRoot : IDisposable
 {
     private readonly BlasBackend blas;
     private readonly BufferPool pool;

@@ -1,7 +1,7 @@
 namespace ShampooMkl.Linalg;
 
 /// <summary>Outcome of an inverse-root computation; anything but <see cref="Success"/> leaves the output untouched.</summary>
-public enum InverseRootStatus
+internal enum InverseRootStatus
 {
     /// <summary>The root was written.</summary>
     Success,

@@ -8,7 +8,7 @@ namespace ShampooMkl.Linalg;
 /// (Y = QR, Y's columns being our rows) and forming Q in place leaves Q's columns, i.e. orthonormal
 /// rows, in our view: Gram–Schmidt of the rows in order, which is what a subspace power step needs.
 /// </remarks>
-public sealed unsafe class QrFactorization<T> : IDisposable where T : unmanaged
+internal sealed unsafe class QrFactorization<T> : IDisposable where T : unmanaged
 {
     private readonly BlasBackend blas;
     private PooledBuffer<T> work;

@@ -9,7 +9,7 @@ namespace ShampooMkl.Linalg;
 /// row k of the matrix holds the unit eigenvector of eigenvalue k, eigenvalues ascending.
 /// The workspace is sized once by LAPACK's own query (lwork = -1), so a decomposition allocates nothing.
 /// </remarks>
-public sealed unsafe class SymmetricEigen<T> : IDisposable where T : unmanaged
+internal sealed unsafe class SymmetricEigen<T> : IDisposable where T : unmanaged
 {
     private readonly BlasBackend blas;
     private PooledBuffer<T> work;

@@ -2,7 +2,7 @@ namespace ShampooMkl.Memory;
 
 /// <summary>A fixed-length, 64-byte-aligned, pinned array of <typeparamref name="T"/> owned by one object.</summary>
 /// <remarks>Long-lived state (Kronecker factors, roots, momentum) lives here so BLAS can read it in place.</remarks>
-public sealed unsafe class AlignedArray<T> : IDisposable where T : unmanaged
+internal sealed unsafe class AlignedArray<T> : IDisposable where T : unmanaged
 {
     private readonly NativeBlock block;
 

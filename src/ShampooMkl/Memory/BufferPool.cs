@@ -7,7 +7,7 @@ namespace ShampooMkl.Memory;
 /// at zero managed allocations. <see cref="Outstanding"/> lets tests prove that nothing leaks. A pool keeps its
 /// blocks until it is disposed (or, undisposed, until the blocks' finalizers run after the pool is collected).
 /// </remarks>
-public sealed class BufferPool : IDisposable
+internal sealed class BufferPool : IDisposable
 {
     private const int MinShift = 6;
     private const int MaxShift = 40;

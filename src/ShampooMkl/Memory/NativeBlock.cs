@@ -5,7 +5,7 @@ namespace ShampooMkl.Memory;
 /// <summary>A 64-byte-aligned block of unmanaged memory: pinned by construction, invisible to the GC.</summary>
 /// <remarks>64 bytes is one cache line and one AVX-512 register, the alignment MKL recommends for its
 /// kernels; unmanaged memory also means no pinning handles on the hot path.</remarks>
-public sealed unsafe class NativeBlock : IDisposable
+internal sealed unsafe class NativeBlock : IDisposable
 {
     /// <summary>Alignment in bytes of every block.</summary>
     public const int Alignment = 64;

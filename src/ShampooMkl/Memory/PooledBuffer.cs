@@ -1,7 +1,7 @@
 namespace ShampooMkl.Memory;
 
 /// <summary>A rented buffer; disposing it returns the memory to its <see cref="BufferPool"/>.</summary>
-public unsafe struct PooledBuffer<T> : IDisposable where T : unmanaged
+internal unsafe struct PooledBuffer<T> : IDisposable where T : unmanaged
 {
     private BufferPool? pool;
     private readonly NativeBlock block;

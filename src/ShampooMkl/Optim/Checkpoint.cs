@@ -177,8 +177,7 @@ public static class Checkpoint
         s.FailedRootBlocks = saved.FailedRootBlocks;
         s.RefreshTime = saved.RefreshTime;
         s.StepTime = saved.StepTime;
-        s.Log.Clear();
-        s.Log.AddRange(saved.Log);
+        s.ReplaceLog(saved.Log);
     }
 
     /// <summary>Reads and verifies a checkpoint without loading it into an optimizer.</summary>
@@ -399,7 +398,7 @@ public static class Checkpoint
                 RefreshTime = TimeSpan.FromTicks(r.ReadInt64()),
                 StepTime = TimeSpan.FromTicks(r.ReadInt64()),
             };
-            statistics.Log.AddRange(ReadStrings(r));
+            statistics.ReplaceLog(ReadStrings(r));
             var count = ReadCount(r, "tensor count");
             var tensors = new List<StateTensor>(Math.Min(count, 1 << 16));
             for (var i = 0; i < count; i++)

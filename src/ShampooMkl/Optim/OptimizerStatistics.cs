@@ -29,17 +29,30 @@ public sealed class OptimizerStatistics
     /// <summary>Wall time spent in the rest of the step (statistics, preconditioning, update).</summary>
     public TimeSpan StepTime { get; set; }
 
-    /// <summary>Recent recovered failures, newest last (bounded).</summary>
-    public List<string> Log { get; } = new();
+    private readonly List<string> log = new();
+
+    /// <summary>Recent recovered failures, newest last (at most <see cref="MaxLogEntries"/>); read-only, appended to
+    /// by <see cref="AddLog"/>.</summary>
+    public IReadOnlyList<string> Log => log;
 
     /// <summary>Appends to <see cref="Log"/>, dropping the oldest entries beyond <see cref="MaxLogEntries"/>.</summary>
     public void AddLog(string entry)
     {
         ArgumentNullException.ThrowIfNull(entry);
-        Log.Add(entry);
-        if (Log.Count > MaxLogEntries)
+        log.Add(entry);
+        if (log.Count > MaxLogEntries)
         {
-            Log.RemoveRange(0, Log.Count - MaxLogEntries);
+            log.RemoveRange(0, log.Count - MaxLogEntries);
+        }
+    }
+
+    /// <summary>Replaces the log with <paramref name="entries"/> (a checkpoint's, or a snapshot's after a refused step).</summary>
+    internal void ReplaceLog(IEnumerable<string> entries)
+    {
+        log.Clear();
+        foreach (var entry in entries)
+        {
+            AddLog(entry);
         }
     }
 }

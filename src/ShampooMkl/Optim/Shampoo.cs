@@ -122,7 +122,9 @@ public sealed class Shampoo : ICheckpointable, IExclusiveOptimizer
     /// <param name="blas">The BLAS backend; null means <see cref="BlasBackend.Default"/>.</param>
     /// <param name="communicator">The ranks sharing the blocks' work (every rank must build the same optimizer over the
     /// same shapes); null (or a single rank) computes everything here, exactly as without one.</param>
-    /// <exception cref="ArgumentException">Invalid options, no parameters, a duplicate parameter or name.</exception>
+    /// <exception cref="ArgumentException">Invalid options, no parameters, a duplicate parameter or name, or a group
+    /// override that changes <see cref="ShampooOptions.RefreshParallelism"/>, <see cref="ShampooOptions.DominantRefreshMinDim"/>
+    /// or <see cref="ShampooOptions.ThreadedRefreshMinDim"/> (process-level: set them on <paramref name="defaults"/>).</exception>
     /// <exception cref="NotSupportedException">Distributed, with more than 2 GiB of directions to exchange per step, or with
     /// a group using the eigenvalue-corrected (SOAP) preconditioner.</exception>
     public Shampoo(IReadOnlyList<ParameterGroup<ShampooOptions>> groups, ShampooOptions? defaults = null, BlasBackend? blas = null,
@@ -130,6 +132,7 @@ public sealed class Shampoo : ICheckpointable, IExclusiveOptimizer
     {
         this.blas = blas;
         registry = new ParameterRegistry<ShampooOptions>(groups, defaults ?? ShampooOptions.Shampoo, o => o.Validate(), o => o.LearningRate, o => o.Schedule);
+        RefuseProcessLevelOverrides(registry);
         states = new ShampooParameterState[registry.Count];
         try
         {
@@ -241,6 +244,25 @@ public sealed class Shampoo : ICheckpointable, IExclusiveOptimizer
 
     /// <inheritdoc />
     ExclusiveUse IExclusiveOptimizer.Exclusive => exclusive;
+
+    /// <summary>The refresh scheduler's knobs act on the whole optimizer, so a group override that changes one would be
+    /// silently ignored: refuse it instead, naming the group.</summary>
+    /// <exception cref="ArgumentException">A group's options differ from the defaults in a process-level knob.</exception>
+    private static void RefuseProcessLevelOverrides(ParameterRegistry<ShampooOptions> registry)
+    {
+        var d = registry.Defaults;
+        for (var g = 0; g < registry.GroupOptions.Count; g++)
+        {
+            var o = registry.GroupOptions[g];
+            if (o.RefreshParallelism != d.RefreshParallelism || o.DominantRefreshMinDim != d.DominantRefreshMinDim
+                || o.ThreadedRefreshMinDim != d.ThreadedRefreshMinDim)
+            {
+                throw new ArgumentException(
+                    $"Parameter group {g}: {nameof(ShampooOptions.RefreshParallelism)}, {nameof(ShampooOptions.DominantRefreshMinDim)} and {nameof(ShampooOptions.ThreadedRefreshMinDim)} apply to the whole optimizer; set them on the default options, not in a group's override.",
+                    "groups");
+            }
+        }
+    }
 
     /// <summary>Schedules the root refreshes; created on first use (tests read its counters and set its hook).</summary>
     /// <remarks>Which blocks run threaded is decided over every block of the model, on every rank alike, whichever blocks a
@@ -356,8 +378,7 @@ public sealed class Shampoo : ICheckpointable, IExclusiveOptimizer
             stateGathered = gathered;
             (Statistics.RootRefreshes, Statistics.RefreshedBlocks, Statistics.FailedRootBlocks, Statistics.RescaledBlocks,
                 Statistics.RefreshTime, _) = saved;
-            Statistics.Log.Clear();
-            Statistics.Log.AddRange(saved.Log);
+            Statistics.ReplaceLog(saved.Log);
             Statistics.SkippedSteps++;
             var refused = string.Create(CultureInfo.InvariantCulture,
                 $"Step {step} not applied: its update would have made '{broken}' NaN or infinite (check the learning rate, weight decay, root p and ε); no state was changed.");

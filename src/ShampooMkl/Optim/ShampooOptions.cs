@@ -162,7 +162,8 @@ public sealed record ShampooOptions
     public double DiagonalEpsilon { get; init; } = 1e-10;
 
     /// <summary>Most small blocks whose roots are computed at once, each with one BLAS thread; 0 (default) means
-    /// <see cref="Environment.ProcessorCount"/>. Read from the optimizer's default options only (not per group).</summary>
+    /// <see cref="Environment.ProcessorCount"/>. Process-level: read from the optimizer's default options; a group override
+    /// that changes it is refused (as for <see cref="DominantRefreshMinDim"/> and <see cref="ThreadedRefreshMinDim"/>).</summary>
     /// <remarks>Results do not depend on it: see <see cref="DominantRefreshMinDim"/>.</remarks>
     public int RefreshParallelism { get; init; }
 

@@ -13,6 +13,7 @@ namespace ShampooMkl.Preconditioning;
 /// </remarks>
 public sealed class BlockedShampooPreconditioner<T> : IPreconditioner where T : unmanaged, IFloatingPointIeee754<T>
 {
+    private bool disposed;
     private readonly ShampooPreconditioner<T>[] blocks;
     private readonly MatrixBlock[] layout;
 
@@ -40,7 +41,7 @@ public sealed class BlockedShampooPreconditioner<T> : IPreconditioner where T : 
     public int Cols { get; }
 
     /// <summary>Where each block sits in the matrix.</summary>
-    public IReadOnlyList<MatrixBlock> Layout => layout;
+    internal IReadOnlyList<MatrixBlock> Layout => layout;
 
     /// <summary>The per-block preconditioners, in <see cref="Layout"/> order.</summary>
     public IReadOnlyList<ShampooPreconditioner<T>> Blocks => blocks;
@@ -59,6 +60,7 @@ public sealed class BlockedShampooPreconditioner<T> : IPreconditioner where T : 
 
     private void Update<TIn>(ReadOnlySpan<TIn> gradient) where TIn : unmanaged, IFloatingPointIeee754<TIn>
     {
+        ThrowIfDisposed();
         // The whole matrix is checked first, so a bad element in the last block cannot leave earlier blocks updated.
         GradientGuard.Check(gradient, Rows * Cols, Rows, Cols);
         var g = AsT(gradient);
@@ -86,6 +88,7 @@ public sealed class BlockedShampooPreconditioner<T> : IPreconditioner where T : 
 
     private void Precondition<TIn>(ReadOnlySpan<TIn> gradient, Span<TIn> direction) where TIn : unmanaged, IFloatingPointIeee754<TIn>
     {
+        ThrowIfDisposed();
         GradientGuard.CheckLengths(gradient, direction, Rows * Cols);
         var g = AsT(gradient);
         var sameType = typeof(TIn) == typeof(T);
@@ -115,6 +118,7 @@ public sealed class BlockedShampooPreconditioner<T> : IPreconditioner where T : 
     /// <inheritdoc />
     public RootRefreshResult RefreshRoots()
     {
+        ThrowIfDisposed();
         var result = new RootRefreshResult(true, 0, 0, null);
         foreach (var block in blocks)
         {
@@ -138,6 +142,7 @@ public sealed class BlockedShampooPreconditioner<T> : IPreconditioner where T : 
     /// <inheritdoc />
     public IReadOnlyList<StateTensor> ExportState()
     {
+        ThrowIfDisposed();
         var all = new List<StateTensor>();
         for (var b = 0; b < blocks.Length; b++)
         {
@@ -150,6 +155,7 @@ public sealed class BlockedShampooPreconditioner<T> : IPreconditioner where T : 
     /// <inheritdoc />
     public void ImportState(IReadOnlyList<StateTensor> state)
     {
+        ThrowIfDisposed();
         // Import into each block only after every block's complete state was checked (not just its matrices), so a bad
         // scalar in the last block cannot leave the earlier ones replaced.
         for (var b = 0; b < blocks.Length; b++)
@@ -166,6 +172,7 @@ public sealed class BlockedShampooPreconditioner<T> : IPreconditioner where T : 
     /// <summary>Frees every block.</summary>
     public void Dispose()
     {
+        disposed = true;
         foreach (var block in blocks)
         {
             block.Dispose();
@@ -174,4 +181,7 @@ public sealed class BlockedShampooPreconditioner<T> : IPreconditioner where T : 
         convertedIn?.Dispose();
         convertedOut?.Dispose();
     }
+
+    /// <summary>Names this type, not a native buffer, when used after <see cref="Dispose"/>.</summary>
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(disposed, this);
 }

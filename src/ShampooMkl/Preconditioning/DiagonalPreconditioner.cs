@@ -13,6 +13,8 @@ namespace ShampooMkl.Preconditioning;
 /// Its kernels skip tiered compilation (AggressiveOptimization) for the reason given on the optimizer's parameter state.</remarks>
 public sealed class DiagonalPreconditioner : IPreconditioner
 {
+    private bool disposed;
+
     private readonly AlignedArray<double> accumulator;
 
     /// <summary>Creates a zero accumulator of the given length.</summary>
@@ -68,6 +70,7 @@ public sealed class DiagonalPreconditioner : IPreconditioner
 
     private void Update<TIn>(ReadOnlySpan<TIn> gradient) where TIn : unmanaged, IFloatingPointIeee754<TIn>
     {
+        ThrowIfDisposed();
         GradientGuard.Check(gradient, Rows, Rows, 1);
         UpdateCore(gradient);
     }
@@ -129,6 +132,7 @@ public sealed class DiagonalPreconditioner : IPreconditioner
 
     private void Precondition<TIn>(ReadOnlySpan<TIn> gradient, Span<TIn> direction) where TIn : unmanaged, IFloatingPointIeee754<TIn>
     {
+        ThrowIfDisposed();
         GradientGuard.CheckLengths(gradient, direction, Rows);
         PreconditionCore(gradient, direction);
     }
@@ -264,15 +268,20 @@ public sealed class DiagonalPreconditioner : IPreconditioner
     }
 
     /// <inheritdoc />
-    public IReadOnlyList<StateTensor> ExportState() =>
-    [
-        StateTensor.From<double>("v", accumulator.Span, Rows),
-        StateTensor.Scalar("updates", UpdateCount),
-    ];
+    public IReadOnlyList<StateTensor> ExportState()
+    {
+        ThrowIfDisposed();
+        return
+        [
+            StateTensor.From<double>("v", accumulator.Span, Rows),
+            StateTensor.Scalar("updates", UpdateCount),
+        ];
+    }
 
     /// <inheritdoc />
     public void ImportState(IReadOnlyList<StateTensor> state)
     {
+        ThrowIfDisposed();
         var v = StateTensorLookup.Require(state, "v", Rows);
         var updates = StateTensorLookup.Scalar(state, "updates");
         if (updates < 0 || v.Data.Any(x => x < 0))
@@ -285,5 +294,12 @@ public sealed class DiagonalPreconditioner : IPreconditioner
     }
 
     /// <summary>Frees the accumulator.</summary>
-    public void Dispose() => accumulator.Dispose();
+    public void Dispose()
+    {
+        disposed = true;
+        accumulator.Dispose();
+    }
+
+    /// <summary>Names this type, not a native buffer, when used after <see cref="Dispose"/>.</summary>
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(disposed, this);
 }

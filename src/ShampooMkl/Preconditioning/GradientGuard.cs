@@ -4,7 +4,7 @@ using ShampooMkl.Linalg;
 namespace ShampooMkl.Preconditioning;
 
 /// <summary>Input checks every preconditioner runs before it touches state.</summary>
-public static class GradientGuard
+internal static class GradientGuard
 {
     /// <summary>Checks length and finiteness of a gradient for an m×n block.</summary>
     /// <exception cref="ArgumentException">Wrong length, or a NaN/±∞ element.</exception>

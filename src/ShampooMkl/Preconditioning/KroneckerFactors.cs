@@ -12,7 +12,7 @@ namespace ShampooMkl.Preconditioning;
 /// statistics accumulate at every step, and mirroring a 1024² factor costs about as much as a small gemm.
 /// Because a read may write the lower triangle, an instance is not safe for a read concurrent with another read or
 /// with <see cref="Accumulate"/> (the optimizer gives each block to one thread at a time).</remarks>
-public sealed class KroneckerFactors<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
+internal sealed class KroneckerFactors<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly AlignedArray<T> left;
     private readonly AlignedArray<T> right;

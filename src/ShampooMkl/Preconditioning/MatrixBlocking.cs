@@ -3,7 +3,7 @@ namespace ShampooMkl.Preconditioning;
 /// <summary>Cuts an m×n matrix into blocks of at most d×d, full blocks first and the remainders last.</summary>
 /// <remarks>Full d-sized blocks (as Distributed Shampoo does) keep the factor sizes uniform, so blocks
 /// share workspaces and cost the same, which is what a scheduler across cores or ranks wants.</remarks>
-public static class MatrixBlocking
+internal static class MatrixBlocking
 {
     /// <summary>The blocks of an m×n matrix with at most <paramref name="maxDim"/> rows and columns each, row-major order.</summary>
     public static MatrixBlock[] Partition(int rows, int cols, int maxDim)

@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 namespace ShampooMkl.Preconditioning;
 
 /// <summary>Copies between fp32 and fp64 spans, whichever side is which, without allocating.</summary>
-public static class Precision
+internal static class Precision
 {
     /// <summary>Copies <paramref name="source"/> into <paramref name="destination"/>, converting precision if needed.</summary>
     public static void Convert<TFrom, TTo>(ReadOnlySpan<TFrom> source, Span<TTo> destination)

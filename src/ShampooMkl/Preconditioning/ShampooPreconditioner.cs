@@ -16,6 +16,7 @@ namespace ShampooMkl.Preconditioning;
 /// </remarks>
 public sealed class ShampooPreconditioner<T> : IPreconditioner where T : unmanaged, IFloatingPointIeee754<T>
 {
+    private bool disposed;
     private readonly ShampooPreconditionerOptions options;
     private readonly BlasBackend? blas;
     private readonly KroneckerFactors<T> factors;
@@ -64,7 +65,7 @@ public sealed class ShampooPreconditioner<T> : IPreconditioner where T : unmanag
     public ShampooPreconditionerOptions Options => options;
 
     /// <summary>The statistics.</summary>
-    public KroneckerFactors<T> Factors => factors;
+    internal KroneckerFactors<T> Factors => factors;
 
     /// <summary>The ε currently in force (grows after failed refreshes).</summary>
     public double Epsilon { get; private set; }
@@ -92,6 +93,7 @@ public sealed class ShampooPreconditioner<T> : IPreconditioner where T : unmanag
 
     private void Update<TIn>(ReadOnlySpan<TIn> gradient) where TIn : unmanaged, IFloatingPointIeee754<TIn>
     {
+        ThrowIfDisposed();
         GradientGuard.Check(gradient, Rows * Cols, Rows, Cols);
         var g = AsT(gradient);
         UpdateCore(g, FiniteCheck.MaxMagnitude<T>(g.Data));
@@ -138,6 +140,7 @@ public sealed class ShampooPreconditioner<T> : IPreconditioner where T : unmanag
 
     private void Precondition<TIn>(ReadOnlySpan<TIn> gradient, Span<TIn> direction) where TIn : unmanaged, IFloatingPointIeee754<TIn>
     {
+        ThrowIfDisposed();
         GradientGuard.CheckLengths(gradient, direction, Rows * Cols);
         var g = AsT(gradient);
         if (typeof(TIn) == typeof(T))
@@ -174,6 +177,7 @@ public sealed class ShampooPreconditioner<T> : IPreconditioner where T : unmanag
     /// <inheritdoc />
     public RootRefreshResult RefreshRoots()
     {
+        ThrowIfDisposed();
         Refreshes++;
         var method = options.RootMethod;
         if (method == InverseRootMethod.EigenbasisWarmStart && (Refreshes - 1) % options.FullEigendecompositionEvery == 0)
@@ -275,7 +279,11 @@ public sealed class ShampooPreconditioner<T> : IPreconditioner where T : unmanag
     }
 
     /// <inheritdoc />
-    public IReadOnlyList<StateTensor> ExportState() => ExportState(string.Empty);
+    public IReadOnlyList<StateTensor> ExportState()
+    {
+        ThrowIfDisposed();
+        return ExportState(string.Empty);
+    }
 
     internal IReadOnlyList<StateTensor> ExportState(string prefix) =>
     [
@@ -299,6 +307,7 @@ public sealed class ShampooPreconditioner<T> : IPreconditioner where T : unmanag
 
     internal void ImportState(IReadOnlyList<StateTensor> state, string prefix)
     {
+        ThrowIfDisposed();
         // Validate everything before changing anything.
         ValidateState(state, prefix);
         var l = StateTensorLookup.Require(state, prefix + "L", Rows * Rows);
@@ -382,6 +391,7 @@ public sealed class ShampooPreconditioner<T> : IPreconditioner where T : unmanag
     /// <summary>Frees all native buffers.</summary>
     public void Dispose()
     {
+        disposed = true;
         factors.Dispose();
         leftRoot.Dispose();
         rightRoot.Dispose();
@@ -391,4 +401,7 @@ public sealed class ShampooPreconditioner<T> : IPreconditioner where T : unmanag
         leftSolver.Dispose();
         rightSolver.Dispose();
     }
+
+    /// <summary>Names this type, not a native buffer, when used after <see cref="Dispose"/>.</summary>
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(disposed, this);
 }

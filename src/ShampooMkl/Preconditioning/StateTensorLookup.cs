@@ -1,7 +1,7 @@
 namespace ShampooMkl.Preconditioning;
 
 /// <summary>Look-ups into an exported state with clear errors for what is missing or malformed.</summary>
-public static class StateTensorLookup
+internal static class StateTensorLookup
 {
     /// <summary>Finds a tensor by name and checks its element count.</summary>
     /// <exception cref="InvalidDataException">Missing, wrong size, or non-finite.</exception>

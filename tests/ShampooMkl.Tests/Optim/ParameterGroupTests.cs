@@ -101,4 +101,28 @@ public class ParameterGroupTests
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => optimizer.GetCurrentLearningRate(1));
         Assert.Contains("no parameter group 1", error.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData(nameof(ShampooOptions.RefreshParallelism))]
+    [InlineData(nameof(ShampooOptions.DominantRefreshMinDim))]
+    [InlineData(nameof(ShampooOptions.ThreadedRefreshMinDim))]
+    public void GroupOverride_OfAProcessLevelKnob_IsRefused_NamingTheGroup(string knob)
+    {
+        // These act on the optimizer's one refresh scheduler; a group's value would be silently ignored.
+        Func<ShampooOptions, ShampooOptions> change = knob switch
+        {
+            nameof(ShampooOptions.RefreshParallelism) => o => o with { RefreshParallelism = 3 },
+            nameof(ShampooOptions.DominantRefreshMinDim) => o => o with { DominantRefreshMinDim = 7 },
+            _ => o => o with { ThreadedRefreshMinDim = 9 },
+        };
+        var w = new Parameter("w", new float[6], 3, 2);
+        var b = new Parameter("b", new float[3], 3);
+
+        var e = Assert.Throws<ArgumentException>(() => new Shampoo([new ParameterGroup([w]), new ParameterGroup([b], change)], ShampooOptions.RecommendedShampooSquared));
+
+        Assert.StartsWith("Parameter group 1: ", e.Message, StringComparison.Ordinal);
+        Assert.Contains(knob, e.Message, StringComparison.Ordinal);
+        // The same value on the defaults is accepted, and groups inherit it.
+        using var accepted = new Shampoo([new ParameterGroup([w]), new ParameterGroup([b])], change(ShampooOptions.RecommendedShampooSquared));
+    }
 }
