@@ -9,6 +9,9 @@ namespace ShampooMkl.Fuzz;
 /// are fuzzed too. Inputs that start with the magic are written as they are (header and checksum checks).</remarks>
 internal sealed class CheckpointTarget : FuzzTarget
 {
+    /// <summary>The first 8 bytes of a checkpoint file, as docs/design.md ('Checkpoints') documents the format.</summary>
+    private static ReadOnlySpan<byte> CheckpointMagic => "SHMPCKPT"u8;
+
     private readonly string path = Path.Combine(Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath(), $"shampoo-fuzz-{Environment.ProcessId}.ckpt");
     private readonly Parameter[] parameters = [new Parameter("w", new float[6], [2, 3]), new Parameter("b", new float[3], [3])];
     private Shampoo? optimizer;
@@ -46,7 +49,7 @@ internal sealed class CheckpointTarget : FuzzTarget
 
     protected override void Read(ReadOnlySpan<byte> input)
     {
-        File.WriteAllBytes(path, input.StartsWith(Checkpoint.Magic) ? input.ToArray() : Wrap(input));
+        File.WriteAllBytes(path, input.StartsWith(CheckpointMagic) ? input.ToArray() : Wrap(input));
         var contents = Checkpoint.Read(path);
         if (contents.Kind == Optimizer().CheckpointKind)
         {
@@ -57,7 +60,7 @@ internal sealed class CheckpointTarget : FuzzTarget
     private static byte[] Wrap(ReadOnlySpan<byte> payload)
     {
         var file = new byte[20 + payload.Length + 32];
-        Checkpoint.Magic.CopyTo(file);
+        CheckpointMagic.CopyTo(file);
         BitConverter.TryWriteBytes(file.AsSpan(8), Checkpoint.FormatVersion);
         BitConverter.TryWriteBytes(file.AsSpan(12), (long)payload.Length);
         payload.CopyTo(file.AsSpan(20));

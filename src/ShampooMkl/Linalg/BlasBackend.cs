@@ -69,7 +69,7 @@ public sealed unsafe class BlasBackend
     public string LibraryPath => library.LibraryPath;
 
     /// <summary>The OS handle of the loaded file, for diagnostics that look up symbols themselves.</summary>
-    public nint Handle => library.Handle;
+    internal nint Handle => library.Handle;
 
     /// <summary>The provider's own version text (MKL version string or OpenBLAS config).</summary>
     public string Version => library.Version;

@@ -43,7 +43,7 @@ public static class Checkpoint
     private const int MaxRank = 16;
 
     /// <summary>The first 8 bytes of every checkpoint.</summary>
-    public static ReadOnlySpan<byte> Magic => "SHMPCKPT"u8;
+    internal static ReadOnlySpan<byte> Magic => "SHMPCKPT"u8;
 
     /// <summary>Writes the complete state of <paramref name="optimizer"/> to <paramref name="path"/>, atomically.</summary>
     /// <remarks>This library's optimizers are held exclusively while their state is read, so the file is one step's
